@@ -1,0 +1,32 @@
+"""build_model(spec): the PyTorch network of a spec, in training, inference or plain form."""
+
+from __future__ import annotations
+
+import torch
+
+from search_space.modules import Network, assemble, to_inference
+from search_space.plan import plan
+from search_space.spec import NetSpec
+
+FORMS = ("train", "inference", "plain")
+
+
+def build_model(spec: NetSpec, form: str = "train", seed: int | None = None) -> Network:
+    """Build the network of `spec`.
+
+    form: "train" (Conv+BN+act, one-copy channel mixing), "inference" (BN folded, merged
+    concat/shuffle/split; eval mode) or "plain" (torchvision-style view/transpose/contiguous shuffle).
+    `seed` makes the initial weights reproducible without touching the global RNG.
+    """
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r} (known: {', '.join(FORMS)})")
+    blocks = plan(spec)
+    if seed is None:
+        net = assemble(spec, blocks, plain=form == "plain")
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = assemble(spec, blocks, plain=form == "plain")
+    if form == "inference":
+        return to_inference(net.eval())
+    return net
