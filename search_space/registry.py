@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
+from search_space.errors import UserError
+
 T = TypeVar("T")
 
 
@@ -11,7 +13,7 @@ class DuplicateNameError(KeyError):
     """A name was registered twice in the same registry."""
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """A name is not in the registry; the message lists the known names."""
 
     def __str__(self) -> str:  # KeyError quotes its argument; show the plain sentence instead

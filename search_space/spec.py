@@ -8,6 +8,8 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
+from search_space.errors import UserError
+
 SCHEMA_VERSION = 1
 FAMILY = "shufflenet_v2"
 KERNELS = (3, 5, 7)
@@ -18,7 +20,7 @@ MIN_RESOLUTION = 16
 MAX_RESOLUTION = 4096
 
 
-class SpecError(ValueError):
+class SpecError(UserError, ValueError):
     """An architecture description is invalid; the message starts with the offending field."""
 
     def __init__(self, field_path: str, problem: str):
