@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from search_space.modules import Network, assemble, to_inference
@@ -9,24 +11,28 @@ from search_space.plan import plan
 from search_space.spec import NetSpec
 
 FORMS = ("train", "inference", "plain")
+_nullcontext = contextlib.nullcontext
 
 
-def build_model(spec: NetSpec, form: str = "train", seed: int | None = None) -> Network:
+def build_model(spec: NetSpec, form: str = "train", seed: int | None = None,
+                device: str | torch.device | None = None) -> Network:
     """Build the network of `spec`.
 
     form: "train" (Conv+BN+act, one-copy channel mixing), "inference" (BN folded, merged
     concat/shuffle/split; eval mode) or "plain" (torchvision-style view/transpose/contiguous shuffle).
-    `seed` makes the initial weights reproducible without touching the global RNG.
+    `seed` makes the initial weights reproducible without touching the global RNG. `device="meta"` builds
+    without allocating weights (shape checks, cost cross-checks).
     """
     if form not in FORMS:
         raise ValueError(f"unknown form {form!r} (known: {', '.join(FORMS)})")
     blocks = plan(spec)
-    if seed is None:
-        net = assemble(spec, blocks, plain=form == "plain")
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+    with torch.device(device) if device is not None else _nullcontext():
+        if seed is None:
             net = assemble(spec, blocks, plain=form == "plain")
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                net = assemble(spec, blocks, plain=form == "plain")
     if form == "inference":
         return to_inference(net.eval())
     return net

@@ -64,14 +64,15 @@ class FusedConv(nn.Module):
         c = m.conv
         fused = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, groups=c.groups,
                           bias=True).to(c.weight.device, c.weight.dtype)
-        weight = c.weight.detach().clone()
-        bias = c.bias.detach().clone() if c.bias is not None else torch.zeros(c.out_channels, device=weight.device,
-                                                                               dtype=weight.dtype)
+        # Fold in float64 so the folded float32 weights carry no extra rounding of their own.
+        weight = c.weight.detach().double()
+        bias = c.bias.detach().double() if c.bias is not None else torch.zeros(c.out_channels, device=weight.device,
+                                                                                dtype=torch.float64)
         if isinstance(m.bn, nn.BatchNorm2d):
             bn = m.bn
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
             weight = weight * scale.reshape(-1, 1, 1, 1)
-            bias = (bias - bn.running_mean) * scale + bn.bias
+            bias = (bias - bn.running_mean.double()) * scale + bn.bias.double()
         fused.weight.copy_(weight)
         fused.bias.copy_(bias)
         return cls(fused, make_act(m.plan.act))
@@ -205,11 +206,19 @@ def register_block_module(block_type: type, builder: Callable[..., nn.Module]) -
     _BUILDERS[block_type] = builder
 
 
+def _builder(block_type: type) -> Callable[..., nn.Module] | None:
+    if block_type not in _BUILDERS:
+        from search_space import microbench  # its blocks' modules live beside them (imported lazily: no cycle)
+
+        for t, b in microbench.MODULE_BUILDERS.items():
+            _BUILDERS.setdefault(t, b)
+    return _BUILDERS.get(block_type)
+
+
 def block_module(block: Block, plain: bool = False) -> nn.Module:
-    try:
-        builder = _BUILDERS[type(block)]
-    except KeyError:
-        raise TypeError(f"no module for block type {type(block).__name__}") from None
+    builder = _builder(type(block))
+    if builder is None:
+        raise TypeError(f"no module for block type {type(block).__name__}")
     return builder(block, plain=plain)
 
 
@@ -240,7 +249,8 @@ def init_weights(model: nn.Module) -> None:
 
 def assemble(spec, blocks: tuple[Block, ...], plain: bool = False) -> Network:
     net = Network(spec, blocks, [block_module(b, plain) for b in blocks], "plain" if plain else "train")
-    init_weights(net)
+    if not any(p.is_meta for p in net.parameters()):  # meta tensors hold no values to initialise
+        init_weights(net)
     return net
 
 

@@ -36,6 +36,10 @@ def plan(spec: NetSpec) -> tuple[Block, ...]:
         from search_space.baselines import baseline_plan
 
         return baseline_plan(spec)
+    if getattr(spec, "family", None) == "microbench":
+        from search_space.microbench import micro_plan
+
+        return micro_plan(spec)  # type: ignore[arg-type]
     raise TypeError(f"not a network spec: {type(spec).__name__}")
 
 
