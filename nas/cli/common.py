@@ -28,6 +28,8 @@ def load_net(ref: str, resolution: int | None = None, num_classes: int | None = 
             text = path.read_text()
         except OSError as exc:
             raise UserError(f"cannot read {ref}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UserError(f"cannot read {ref}: not a text (JSON) file") from None
         try:
             spec = spec_from_json(text)
         except SpecError as exc:
