@@ -199,20 +199,13 @@ _BUILDERS: dict[type, Callable[..., nn.Module]] = {
 }
 
 
-def register_block_module(block_type: type, builder: Callable[..., nn.Module]) -> None:
-    """Declare the module class of a block type (baselines do this for their own blocks)."""
-    if block_type in _BUILDERS:
-        raise KeyError(f"block type {block_type.__name__} already has a module")
-    _BUILDERS[block_type] = builder
-
-
 def _builder(block_type: type) -> Callable[..., nn.Module] | None:
-    if block_type not in _BUILDERS:
-        from search_space import microbench  # its blocks' modules live beside them (imported lazily: no cycle)
+    """The module builder of a block type; baseline and micro-benchmark blocks keep theirs beside them."""
+    if block_type in _BUILDERS:
+        return _BUILDERS[block_type]
+    from search_space import baselines, microbench  # imported here: both import this module
 
-        for t, b in microbench.MODULE_BUILDERS.items():
-            _BUILDERS.setdefault(t, b)
-    return _BUILDERS.get(block_type)
+    return {**baselines.MODULE_BUILDERS, **microbench.MODULE_BUILDERS}.get(block_type)
 
 
 def block_module(block: Block, plain: bool = False) -> nn.Module:
