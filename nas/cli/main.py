@@ -9,14 +9,29 @@ import typer
 
 from search_space.errors import UserError
 
+try:  # typer >= 0.2x parses with its own vendored copy of click, whose exceptions are not click's
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _typer_click = click.exceptions
+
+_USAGE_ERRORS = (click.exceptions.UsageError, _typer_click.UsageError)
+_NO_ARGS = tuple(getattr(m, "NoArgsIsHelpError") for m in (click.exceptions, _typer_click)
+                 if hasattr(m, "NoArgsIsHelpError"))
+_ABORTS = (click.exceptions.Abort, typer.Abort)
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Platform-aware NAS over ShuffleNet-V2-style networks.")
 
 
 def _register() -> None:
+    """Attach the sub-commands (once; main() may run many times in one process, e.g. in tests)."""
+    if app.registered_groups or app.registered_commands:
+        return
     from nas.cli import arch
 
     app.add_typer(arch.app, name="arch")
+    from nas.cli import measure
+    app.command("measure")(measure.measure)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,10 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     try:
         code = app(args=argv, prog_name="nas", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
+    except _NO_ARGS as exc:  # the group's help has been shown (or is the message)
+        if exc.format_message():
+            print(exc.format_message(), file=sys.stderr)
         return 2
-    except click.exceptions.Abort:
+    except _USAGE_ERRORS as exc:
+        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        return 2
+    except _ABORTS:
         print("error: aborted", file=sys.stderr)
         return 130
     except UserError as exc:

@@ -1,0 +1,117 @@
+"""ONNX Runtime on the CPU: export to ONNX, one InferenceSession (threads = platform.threads, sequential)."""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from latency_models.backends.base import (Backend, MeasurementError, Prepared, Target, check_dtype, example_input,
+                                          perf_counter_samples, register_backend, target_label, torch_module)
+from latency_models.backends.onnx_export import ExportError, export_onnx
+from latency_models.pinning import pinned
+from latency_models.platform import Platform
+
+INSTALL_HINT = "pip install onnxruntime"
+
+
+def import_onnxruntime() -> Any:
+    """The onnxruntime module, or MeasurementError saying how to install it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MeasurementError(f"ONNX Runtime is not installed ({INSTALL_HINT}); or measure with PyTorch: "
+                               "--platform cpu-torch") from None
+    return onnxruntime
+
+
+def session_options(ort: Any, threads: int) -> Any:
+    """intra-op threads = `threads`, inter-op 1, all graph optimisations, sequential execution."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3  # errors only
+    return so
+
+
+@register_backend
+class OnnxRuntimeCPUBackend(Backend):
+    """Exports the inference-form module (or takes an .onnx file) and times `session.run` on the CPU."""
+
+    name = "onnxruntime"
+
+    def __init__(self, exporter: str = "auto"):
+        self.exporter = exporter
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            import_onnxruntime()
+        except MeasurementError as exc:
+            return False, str(exc)
+        return True, ""
+
+    def prepare(self, target: Target, input_shape: tuple[int, ...], platform: Platform, label: str = "") -> Prepared:
+        check_dtype(platform, "ONNX Runtime CPU")
+        ort = import_onnxruntime()
+        label = target_label(target, label)
+        x = example_input(input_shape)
+        exporter = "file"
+        with tempfile.TemporaryDirectory(prefix="nas-measure-") as tmp:
+            if isinstance(target, Path):
+                onnx_path = target
+            else:
+                onnx_path = Path(tmp) / "model.onnx"
+                model = torch_module(target)
+                try:
+                    with torch.inference_mode():
+                        model(x)  # a network that does not run in PyTorch is not worth exporting
+                except Exception as exc:  # noqa: BLE001
+                    raise MeasurementError(f"{label}: cannot run at input {tuple(input_shape)}: "
+                                           f"{_first_line(exc)}") from None
+                try:
+                    exporter = export_onnx(model, x, onnx_path, self.exporter)
+                except ExportError as exc:
+                    raise MeasurementError(f"{label}: ONNX export failed: {exc}") from None
+            try:
+                sess = ort.InferenceSession(str(onnx_path), session_options(ort, platform.threads),
+                                            providers=["CPUExecutionProvider"])
+            except Exception as exc:  # noqa: BLE001 - e.g. an operator ONNX Runtime does not implement
+                raise MeasurementError(f"{label}: ONNX Runtime cannot load the network: {_first_line(exc)}") from None
+        inputs = sess.get_inputs()
+        if len(inputs) != 1:
+            raise MeasurementError(f"{label}: expected one network input, the ONNX file has {len(inputs)}")
+        feed = {inputs[0].name: np.ascontiguousarray(x.numpy())}
+        state: dict[str, Any] = {"sess": sess, "feed": feed}
+        try:
+            sess.run(None, feed)
+        except Exception as exc:  # noqa: BLE001
+            raise MeasurementError(f"{label}: ONNX Runtime cannot run the network at input {tuple(input_shape)}: "
+                                   f"{_first_line(exc)}") from None
+
+        def run() -> Any:
+            return state["sess"].run(None, state["feed"])
+
+        def output() -> np.ndarray:
+            return run()[0]
+
+        return Prepared(label, input_shape, platform, run, output, cleanup=[state.clear], runtime="onnxruntime",
+                        exporter=exporter)
+
+    @contextmanager
+    def context(self, prepared: Prepared) -> Iterator[None]:
+        with pinned(prepared.platform.threads):
+            yield
+
+    def sample(self, prepared: Prepared, runs: int) -> list[float]:
+        return perf_counter_samples(prepared.run, runs)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
