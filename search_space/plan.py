@@ -12,7 +12,7 @@ def shufflenet_v2_plan(spec: ArchSpec) -> tuple[Block, ...]:
     blocks: list[Block] = []
     c = spec.in_channels
     for i, width in enumerate(spec.stem):
-        blocks.append(ConvBlock(f"stem.conv{i}", Conv(c, width, 3, 2 if i == 0 else 1)))
+        blocks.append(ConvBlock(f"stem.conv{i}", Conv(c, width, 3, spec.stem_stride if i == 0 else 1)))
         c = width
     if spec.stem_pool:
         blocks.append(MaxPool("stem.pool", c))

@@ -148,8 +148,8 @@ class StageSpec:
 class ArchSpec(SpecBase):
     """A whole ShuffleNet-V2-style network at a deployment input size.
 
-    `stem` lists the widths of the 3x3 stem convolutions (the first has stride 2), optionally followed by a
-    3x3/2 max-pool; then the stages; then a 1x1 head conv of `head_width` channels (0 = none), global
+    `stem` lists the widths of the 3x3 stem convolutions (the first has stride `stem_stride`, 2 for
+    ImageNet-size inputs, 1 for a small proxy input), optionally followed by a 3x3/2 max-pool; then the stages; then a 1x1 head conv of `head_width` channels (0 = none), global
     average pooling and a `num_classes` classifier. `name` labels the spec and is not part of `arch_id`.
     """
 
@@ -159,6 +159,7 @@ class ArchSpec(SpecBase):
     in_channels: int = 3
     stem: tuple[int, ...] = (24,)
     stem_pool: bool = True
+    stem_stride: int = 2
     head_width: int = 1024
     name: str = ""
     family: str = FAMILY
@@ -194,6 +195,9 @@ class ArchSpec(SpecBase):
         for i, w in enumerate(self.stem):
             _need_int(f"stem[{i}]", w, 1)
         _need_bool("stem_pool", self.stem_pool)
+        _need_int("stem_stride", self.stem_stride)
+        if self.stem_stride not in (1, 2):
+            raise SpecError("stem_stride", f"{self.stem_stride} not in {{1, 2}}")
         _need_int("head_width", self.head_width, 0)
         if not self.stages:
             raise SpecError("stages", "needs at least one stage")
@@ -230,8 +234,8 @@ class ArchSpec(SpecBase):
         """Build from a parsed JSON mapping; unknown or missing fields raise SpecError naming them."""
         if not isinstance(data, Mapping):
             raise SpecError("spec", f"expected a JSON object, got {type(data).__name__}")
-        known = {"stages", "resolution", "num_classes", "in_channels", "stem", "stem_pool", "head_width", "name",
-                 "family", "schema_version"}
+        known = {"stages", "resolution", "num_classes", "in_channels", "stem", "stem_pool", "stem_stride",
+                 "head_width", "name", "family", "schema_version"}
         extra = sorted(set(data) - known)
         if extra:
             raise SpecError(extra[0], "unknown field")

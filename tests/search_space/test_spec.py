@@ -56,6 +56,7 @@ def test_spec_is_frozen_and_hashable():
     (lambda: ArchSpec(stages=uniform_stages((116,), (4,)), stem=()), "stem"),
     (lambda: ArchSpec(stages=(StageSpec(116, (UnitSpec(residual=True),)),)), "stages[0].units[0].residual"),
     (lambda: ArchSpec(stages=(StageSpec(116, (UnitSpec(),), stride=3),)), "stages[0].stride"),
+    (lambda: ArchSpec(stages=uniform_stages((116,), (4,)), stem_stride=3), "stem_stride"),
     (lambda: BaselineSpec("resnet", 1.0), "family"),
     (lambda: BaselineSpec("mobilenet_v2", 0.0), "width_mult"),
 ])
