@@ -1,0 +1,36 @@
+"""The evaluator registry: name -> factory(config=None, **overrides) -> Evaluator; duplicate names raise."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from search_space.registry import Registry
+
+from nas.evaluators.base import Evaluator
+from nas.evaluators.training import TrainingEvaluator
+from nas.evaluators.zero_cost import NaswotEvaluator, SynflowEvaluator
+
+EvaluatorFactory = Callable[..., Evaluator]
+DEFAULT_EVALUATOR = "train"
+
+
+def default_evaluators() -> Registry[EvaluatorFactory]:
+    """A fresh registry with the built-in evaluators: train (short training), synflow, naswot (zero-cost proxies)."""
+    reg: Registry[EvaluatorFactory] = Registry("evaluator")
+    for cls in (TrainingEvaluator, SynflowEvaluator, NaswotEvaluator):
+        reg.add(cls.name, cls)
+    return reg
+
+
+def evaluator_names(registry: Registry[EvaluatorFactory] | None = None) -> list[str]:
+    return (registry if registry is not None else default_evaluators()).names()
+
+
+def make_evaluator(name: str = DEFAULT_EVALUATOR, config: Any = None,
+                   registry: Registry[EvaluatorFactory] | None = None, **overrides: Any) -> Evaluator:
+    """The evaluator registered as `name`, with `config` (its config dataclass) and/or field overrides.
+
+    Unknown names raise UnknownNameError listing the known ones; unknown or bad options raise ConfigError.
+    """
+    factory = (registry if registry is not None else default_evaluators()).get(name)
+    return factory(config, **overrides)
