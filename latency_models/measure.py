@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from latency_models.backends import Backend, MeasurementError, Prepared, get_backend
+from latency_models.backends.torch_cpu import torch_threads
 from latency_models.platform import Platform, PlatformError, builtin_platforms
 from latency_models.stats import NOISE_CV_THRESHOLD, NOISE_RETRIES, Timing, least_noisy, summarize
 from latency_models.timings import TimingRow, block_id, network_row, unit_row
@@ -269,7 +270,11 @@ def measure_jobs(jobs: Sequence[Job], platform: Platform, *, rounds: int = 1, se
 
     ref_prepared: Prepared | None = None
     ref_job = Job("network", reference.label(), "drift_ref", spec=reference) if reference is not None else None
+    # The whole run (model building and export included) uses the platform's CPU thread count: an idle
+    # OpenMP pool left by a 2-thread export spins on the cores and disturbs the single-thread timings.
+    threads = torch_threads(platform.threads) if platform.runtime != "cuda" else contextlib.nullcontext()
     try:
+        threads.__enter__()
         if ref_job is not None:
             ref_prepared = backend.prepare(ref_job.target(), ref_job.input_shape(batch), platform, ref_job.label)
         for r in range(1, rounds + 1):
@@ -293,6 +298,7 @@ def measure_jobs(jobs: Sequence[Job], platform: Platform, *, rounds: int = 1, se
     finally:
         if ref_prepared is not None:
             ref_prepared.close()
+        threads.__exit__(None, None, None)
     return rows
 
 

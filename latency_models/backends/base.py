@@ -23,6 +23,13 @@ from search_space.spec import ArchSpec, BaselineSpec
 Target = ArchSpec | BaselineSpec | nn.Module | Path
 
 
+#: Warm-up lasts at least this long (CPU frequency, caches and allocators settle; a core left idle during the
+#: export of the network takes a few hundred ms to reach steady speed on this class of machine).
+MIN_WARMUP_S = 0.2
+#: Timed runs of one measurement span at least this long (more runs for fast networks), capped at MAX_RUNS.
+MIN_TIMED_S = 0.3
+MAX_RUNS = 2000
+
 class MeasurementError(UserError):
     """A measurement cannot run (no device, a runtime missing, an export or session failure)."""
 
@@ -91,13 +98,22 @@ class Backend(ABC):
 
     def time(self, prepared: Prepared, warmup: int, repeats: int, threshold: float = NOISE_CV_THRESHOLD,
              keep_samples: bool = False) -> Timing:
-        """`warmup` untimed runs, then statistics of `repeats` timed runs."""
+        """At least `warmup` untimed runs lasting at least MIN_WARMUP_S, then statistics of at least `repeats`
+        timed runs lasting at least MIN_TIMED_S (short networks get more runs, so one measurement spans the
+        machine's second-scale speed fluctuations instead of catching one instant of them)."""
         if repeats < 1:
             raise ValueError("repeats must be at least 1")
         with self.context(prepared):
-            for _ in range(max(0, warmup)):
+            t0, done = time.perf_counter(), 0
+            while done < max(0, warmup) or (warmup > 0 and time.perf_counter() - t0 < MIN_WARMUP_S):
                 prepared.run()
+                done += 1
             runs = self.sample(prepared, repeats)
+            spent = sum(runs) / 1e3
+            if spent < MIN_TIMED_S and repeats > 1:
+                extra = min(MAX_RUNS - repeats, int(repeats * (MIN_TIMED_S / max(spent, 1e-6) - 1)) + 1)
+                if extra > 0:
+                    runs += self.sample(prepared, extra)
         return summarize(runs, threshold, keep_samples)
 
     def ensure_available(self, platform: Platform) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+    TimeRemainingColumn
 
 from search_space.errors import UserError
 from search_space.references import NETWORKS
@@ -50,3 +52,26 @@ def load_net(ref: str, resolution: int | None = None, num_classes: int | None = 
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout."""
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+class ProgressBar:
+    """A rich progress bar on stderr, fed by progress(done, total, label) callbacks of long library calls."""
+
+    def __init__(self, enabled: bool = True, description: str = "working"):
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=Console(stderr=True), transient=True, disable=not enabled)
+        self.description = description
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task(self.description, total=total)
+        self.progress.update(self.task, completed=done, total=total, description=label[:60])
+
+    def __enter__(self) -> "ProgressBar":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()

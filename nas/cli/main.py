@@ -30,8 +30,13 @@ def _register() -> None:
     from nas.cli import arch
 
     app.add_typer(arch.app, name="arch")
-    from nas.cli import measure
+    from nas.cli import latency, measure
+
     app.command("measure")(measure.measure)
+    app.add_typer(latency.app, name="latency")
+    from nas.cli import search
+
+    app.command("search")(search.search)
 
 
 def main(argv: list[str] | None = None) -> int:

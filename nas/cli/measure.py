@@ -9,8 +9,6 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-    TimeRemainingColumn
 from rich.table import Table
 
 from latency_models.backends import MeasurementError
@@ -19,7 +17,7 @@ from latency_models.measure import (DRIFT_EVERY, MeasurementInterrupted, backend
 from latency_models.platform import Platform
 from latency_models.stats import NOISE_CV_THRESHOLD, NOISE_RETRIES
 from latency_models.timings import TimingRow, TimingsMeta, TimingsWriter
-from nas.cli.common import console, emit_json, load_net
+from nas.cli.common import ProgressBar, console, emit_json, load_net
 from search_space.errors import UserError
 
 
@@ -52,28 +50,6 @@ def _row_json(row: TimingRow, platform: Platform, warmup: int, repeats: int) -> 
             "noisy": row.noisy, "samples": row.samples, "round": row.round, "platform": platform.name,
             "runtime": platform.runtime, "device": platform.device, "threads": platform.threads,
             "batch": row.batch, "resolution": row.resolution, "warmup": warmup, "repeats": repeats}
-
-
-class _Bar:
-    """A rich progress bar on stderr, fed by measure_jobs' progress(done, total, label) callback."""
-
-    def __init__(self, enabled: bool):
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=Console(stderr=True), transient=True, disable=not enabled)
-        self.task: Any = None
-
-    def __call__(self, done: int, total: int, label: str) -> None:
-        if self.task is None:
-            self.task = self.progress.add_task("measuring", total=total)
-        self.progress.update(self.task, completed=done, description=label[:60])
-
-    def __enter__(self) -> "_Bar":
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
 
 
 def measure(
@@ -135,7 +111,7 @@ def measure(
     n_jobs = (len(specs) + len(refs)) * (1 if networks else 0) * rounds
     rows: list[TimingRow] = []
     try:
-        with _Bar(enabled=n_jobs > 1 or units) as bar:
+        with ProgressBar(enabled=n_jobs > 1 or units) as bar:
             rows = measure_networks(specs, plat, references=refs, units=units, networks=networks, rounds=rounds,
                                     seed=seed, reference=drift, drift_every=drift_every, warmup=warmup,
                                     repeats=repeats, threshold=noise_cv, retries=retries, backend=backend,
