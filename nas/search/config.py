@@ -1,0 +1,92 @@
+"""SearchConfig: everything that defines a search, frozen and stored with the study."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from search_space.errors import UserError
+
+OBJECTIVES = ("constrained", "pareto")
+SAMPLERS = ("tpe", "nsga2", "random")
+BACKENDS = ("optuna", "ray")
+PRUNERS = ("median", "halving", "hyperband", "none")
+#: What `nas search --platform arm --budget 20ms` runs with nothing else given: about 25 trials of short proxy
+#: training (4000 Fashion-MNIST images at 32 px, ~10-40 s each on one core) on two worker processes, stopped
+#: after 7 minutes at the latest, so the whole command ends within 10 minutes on a 2-core machine.
+DEFAULT_TRIALS = 30
+DEFAULT_TIMEOUT_S = 420.0
+
+
+class SearchConfigError(UserError):
+    """A search option that cannot work (the message names the option)."""
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A search: target (platform, budget, deployment input), accuracy proxy, search strategy and storage.
+
+    `resolution` is the deployment input (latency is predicted / measured there); the dataset's images are
+    resized to `proxy_resolution` to estimate accuracy with the same network body.
+    """
+
+    platform: str
+    budget_ms: float
+    objective: str = "constrained"
+    sampler: str | None = None
+    evaluator: str = "train"
+    dataset: str = "fashion-mnist"
+    resolution: int = 224
+    proxy_resolution: int = 32
+    train_examples: int = 4000
+    val_examples: int = 1000
+    trials: int = DEFAULT_TRIALS
+    timeout_s: float | None = DEFAULT_TIMEOUT_S
+    seed: int = 0
+    workers: int = 1
+    backend: str = "optuna"
+    ray_address: str | None = None
+    pruner: str = "median"
+    predictor: str | None = None
+    epochs: int = 1
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, option: str, problem: str) -> None:
+            if not ok:
+                raise SearchConfigError(f"--{option}: {problem}")
+
+        need(self.objective in OBJECTIVES, "objective", f"{self.objective!r} is not one of {', '.join(OBJECTIVES)}")
+        need(self.sampler is None or self.sampler in SAMPLERS, "sampler",
+             f"{self.sampler!r} is not one of {', '.join(SAMPLERS)}")
+        need(self.backend in BACKENDS, "backend", f"{self.backend!r} is not one of {', '.join(BACKENDS)}")
+        need(self.pruner in PRUNERS, "pruner", f"{self.pruner!r} is not one of {', '.join(PRUNERS)}")
+        need(self.trials >= 1, "trials", "must be at least 1")
+        need(self.timeout_s is None or self.timeout_s > 0, "timeout", "must be positive")
+        need(self.workers >= 1, "workers", "must be at least 1")
+        need(16 <= self.resolution <= 4096, "resolution", "must be between 16 and 4096")
+        need(16 <= self.proxy_resolution <= 512, "proxy-resolution", "must be between 16 and 512")
+        need(self.train_examples >= 10 and self.val_examples >= 10, "train-examples",
+             "train and validation subsets need at least 10 images each")
+        need(self.epochs >= 1, "epochs", "must be at least 1")
+        need(self.ray_address is None or self.backend == "ray", "ray-address", "only with --backend ray")
+
+    @property
+    def sampler_name(self) -> str:
+        """The sampler used: constrained TPE by default, NSGA-II for the Pareto objective."""
+        return self.sampler or ("nsga2" if self.objective == "pareto" else "tpe")
+
+    def default_study_name(self) -> str:
+        return f"{self.platform}-{self.budget_ms:g}ms-{self.objective}-{self.evaluator}-{self.dataset.split(':')[0]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,97 @@
+"""Creating, resuming and describing Optuna studies of a search."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nas.search.config import SearchConfig, SearchConfigError
+from nas.search.storage import StorageError, open_storage
+
+#: Study user attributes that must match for a rerun to continue a study.
+IDENTITY_KEYS = ("platform", "budget_ms", "objective", "evaluator", "dataset", "resolution", "proxy_resolution",
+                 "train_examples", "val_examples", "epochs", "predictor")
+ATTR_CONFIG = "search_config"
+
+
+def make_sampler(config: SearchConfig, seed_offset: int = 0) -> Any:
+    """Constrained TPE (the constraint is set per trial), NSGA-II or random, seeded."""
+    import optuna
+
+    seed = config.seed + seed_offset
+    name = config.sampler_name
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=8, multivariate=True, group=True)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=12)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_pruner(config: SearchConfig) -> Any:
+    import optuna
+
+    if config.objective == "pareto" or config.pruner == "none":
+        return optuna.pruners.NopPruner()
+    if config.pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    if config.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+
+
+def directions(config: SearchConfig) -> list[str]:
+    return ["maximize", "minimize"] if config.objective == "pareto" else ["maximize"]
+
+
+def create_or_resume(config: SearchConfig, storage: str | None, study_name: str, seed_offset: int = 0,
+                     extra_attrs: dict[str, Any] | None = None) -> Any:
+    """The study `study_name` in `storage`, created with `config` or resumed when its settings match."""
+    import optuna
+
+    store = open_storage(storage)
+    try:
+        study = optuna.create_study(storage=store, study_name=study_name, directions=directions(config),
+                                    sampler=make_sampler(config, seed_offset), pruner=make_pruner(config),
+                                    load_if_exists=True)
+    except ValueError as exc:  # e.g. an existing study with other directions
+        raise SearchConfigError(f"study {study_name!r} exists with other objectives ({exc}); use another "
+                                f"--study-name") from None
+    stored = study.user_attrs.get(ATTR_CONFIG)
+    if stored is None:
+        study.set_user_attr(ATTR_CONFIG, config.to_dict())
+        for key, value in (extra_attrs or {}).items():
+            study.set_user_attr(key, value)
+    else:
+        diff = [k for k in IDENTITY_KEYS if stored.get(k) != config.to_dict().get(k)]
+        if diff:
+            raise SearchConfigError(f"study {study_name!r} in this storage was run with other settings ({diff[0]}: "
+                                    f"{stored.get(diff[0])!r}); continue it with the same options or pass another "
+                                    f"--study-name")
+    return study
+
+
+def load_study(storage: str | None, study_name: str | None) -> Any:
+    """An existing study (the only one in the storage when no name is given); StorageError otherwise."""
+    import optuna
+
+    store = open_storage(storage, read_only=True)
+    names = [s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False)]
+    if study_name is None:
+        if len(names) != 1:
+            raise StorageError(f"the storage holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                               f"choose one with --study")
+        study_name = names[0]
+    if study_name not in names:
+        raise StorageError(f"no study {study_name!r} in the storage (studies: {', '.join(names) or 'none'})")
+    return optuna.load_study(study_name=study_name, storage=store)
+
+
+def stored_config(study: Any) -> SearchConfig:
+    data = study.user_attrs.get(ATTR_CONFIG)
+    if not data:
+        raise StorageError(f"study {study.study_name!r} was not made by `nas search` (no search config)")
+    return SearchConfig.from_dict(data)
+
+
+def json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,50 @@
+"""Measured verification: after a search on a platform measurable here, time its Pareto members on the device."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from latency_models.measure import backend_for, measure_network
+from latency_models.platform import builtin_platforms
+from latency_models.profiles import get_platform
+from nas.search.results import ATTR_MEASURED, SearchResults
+from search_space.spec import spec_from_json
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def can_measure_here(platform_name: str) -> tuple[bool, str]:
+    """Whether this machine is the platform's device: a built-in local platform (cpu, cpu-torch, gpu) whose
+    runtime works here. A user platform fit from timings measured elsewhere (a Raspberry Pi, a phone) is not."""
+    platform = get_platform(platform_name)
+    if not platform.measurable:
+        return False, f"{platform_name} is calibrated from published measurements; its latencies stay predicted"
+    builtin = builtin_platforms().get(platform_name)
+    if builtin is None or not builtin.measurable:
+        return False, f"{platform_name} was measured on its own device; its latencies here stay predicted"
+    try:
+        backend_for(platform)
+    except Exception as exc:  # noqa: BLE001 - e.g. no CUDA device, no onnxruntime
+        return False, str(exc)
+    return True, ""
+
+
+def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Measure the Pareto members not measured yet; store both figures in the study (attribute 'measured')."""
+    ok, _ = can_measure_here(results.config.platform)
+    measured: dict[str, Any] = dict(study.user_attrs.get(ATTR_MEASURED, {}))
+    if not ok:
+        return measured
+    platform = get_platform(results.config.platform)
+    todo = [c for c in results.pareto if str(c.number) not in measured]
+    for i, cand in enumerate(todo):
+        if progress:
+            progress(i, len(todo), f"measuring Pareto member {cand.arch_id}")
+        timing = measure_network(spec_from_json(cand.spec), platform)
+        measured[str(cand.number)] = {"latency_ms": timing.latency_ms, "cv": timing.cv, "noisy": timing.noisy,
+                                      "predicted_ms": cand.predicted_ms, "platform": platform.name,
+                                      "runtime": platform.runtime,
+                                      "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        study.set_user_attr(ATTR_MEASURED, measured)  # stored one by one: an interruption keeps what was measured
+    return measured

@@ -1,0 +1,184 @@
+"""`nas search` end to end on a tiny dataset: results, constraint, storage, resume, workers, Ray, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+
+from nas.cli.main import main
+from nas.search.study import load_study
+
+BASE = ["search", "--platform", "arm", "--budget", "30ms", "--train-examples", "200", "--val-examples", "100",
+        "--timeout", "0"]
+
+
+def run_cli(capsys, args) -> dict:
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def counted(study) -> list:
+    return [t for t in study.get_trials() if t.state.is_finished()
+            and not str(t.user_attrs.get("status", "")).startswith("rejected")]
+
+
+@pytest.mark.slow
+def test_optuna_search_end_to_end(tiny_idx_dir, tmp_path, capsys, nas_home):
+    db = tmp_path / "s.db"
+    out = run_cli(capsys, BASE + ["--dataset", f"fashion-mnist:{tiny_idx_dir}", "--trials", "3", "--workers", "1",
+                                  "--storage", str(db), "--json", "--seed", "1"])
+    for key in ("study", "storage", "budget_ms", "platform", "best", "pareto"):
+        assert key in out
+    assert out["budget_ms"] == 30.0 and out["platform"] == "arm" and out["storage"] == str(db)
+    best = out["best"]
+    assert best is not None
+    for key in ("arch_id", "accuracy", "latency_ms", "latency_kind", "spec"):
+        assert key in best
+    assert best["latency_kind"] == "predicted"  # arm is calibrated from published numbers, never measured here
+    assert 0.0 <= best["accuracy"] <= 1.0 and best["latency_ms"] <= 30.0
+    study = load_study(str(db), out["study"])
+    trials = counted(study)
+    assert len(trials) == 3
+    # the constraint: every trained architecture was predicted within the budget, and the study says so
+    for t in study.get_trials():
+        assert "spec" in t.user_attrs and "predictor_error_rmspe" in t.user_attrs
+        over = t.system_attrs.get("constraints:latency_over_budget_ms")
+        if t.user_attrs.get("status") == "evaluated":
+            assert t.user_attrs["latency_ms"] <= 30.0 and over <= 0
+    for c in out["pareto"]:
+        assert c["latency_kind"] in ("predicted", "measured")
+
+
+def test_seeded_runs_repeat(tiny_idx_dir, tmp_path, capsys, nas_home):
+    args = BASE + ["--dataset", f"fashion-mnist:{tiny_idx_dir}", "--evaluator", "synflow", "--trials", "6",
+                   "--workers", "1", "--json", "--seed", "4"]
+    a = run_cli(capsys, args + ["--storage", str(tmp_path / "a.db")])
+    b = run_cli(capsys, args + ["--storage", str(tmp_path / "b.db")])
+    sa, sb = load_study(str(tmp_path / "a.db"), a["study"]), load_study(str(tmp_path / "b.db"), b["study"])
+    assert [t.params for t in sa.get_trials()] == [t.params for t in sb.get_trials()]
+    assert [t.values for t in sa.get_trials()] == [t.values for t in sb.get_trials()]
+
+
+def test_rerun_continues_the_study(tiny_idx_dir, tmp_path, capsys, nas_home):
+    args = BASE + ["--dataset", f"fashion-mnist:{tiny_idx_dir}", "--evaluator", "synflow", "--workers", "1",
+                   "--json", "--storage", str(tmp_path / "r.db")]
+    first = run_cli(capsys, args + ["--trials", "3"])
+    second = run_cli(capsys, args + ["--trials", "5"])
+    assert first["study"] == second["study"]
+    study = load_study(str(tmp_path / "r.db"), first["study"])
+    assert len(counted(study)) == 5
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_keeps_completed_trials(tiny_idx_dir, tmp_path):
+    db = tmp_path / "k.db"
+    env = {**os.environ, "NAS_HOME": str(tmp_path / "home")}
+    cmd = [sys.executable, "-m", "nas.cli.main"] + BASE + ["--dataset", f"fashion-mnist:{tiny_idx_dir}",
+                                                          "--trials", "4", "--workers", "1", "--storage", str(db),
+                                                          "--study-name", "killme", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+    deadline = time.time() + 240
+    done_before = []
+    while time.time() < deadline:
+        time.sleep(1)
+        if db.exists():
+            try:
+                done_before = [t.number for t in counted(load_study(str(db), "killme"))]
+            except Exception:  # noqa: BLE001 - the study may not exist yet
+                continue
+            if done_before:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert done_before, "no trial finished before the deadline"
+    after_kill = {t.number: t.values for t in counted(load_study(str(db), "killme"))}
+    assert set(done_before) <= set(after_kill)  # nothing completed was lost
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr
+    final = {t.number: t.values for t in counted(load_study(str(db), "killme"))}
+    assert len(final) >= 4
+    assert all(final[n] == v for n, v in after_kill.items())
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_one_storage(tiny_idx_dir, tmp_path, capsys, nas_home):
+    out = run_cli(capsys, BASE + ["--dataset", f"fashion-mnist:{tiny_idx_dir}", "--evaluator", "synflow",
+                                  "--trials", "6", "--workers", "2", "--json", "--storage", str(tmp_path / "w.db")])
+    study = load_study(str(tmp_path / "w.db"), out["study"])
+    assert len(counted(study)) >= 6
+    assert len({t.number for t in study.get_trials()}) == len(study.get_trials())
+
+
+@pytest.mark.slow
+def test_ray_backend_end_to_end(tiny_idx_dir, tmp_path, capsys, nas_home, monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    out = run_cli(capsys, BASE + ["--dataset", f"fashion-mnist:{tiny_idx_dir}", "--evaluator", "synflow",
+                                  "--trials", "4", "--workers", "2", "--backend", "ray", "--json",
+                                  "--storage", str(tmp_path / "ray.db")])
+    study = load_study(str(tmp_path / "ray.db"), out["study"])
+    trials = study.get_trials()
+    assert len(trials) == 4 and all(t.user_attrs.get("backend") == "ray" for t in trials)
+    assert out["best"] is not None and out["best"]["latency_ms"] <= 30.0
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_idx_dir, tmp_path, monkeypatch, nas_home):
+    from nas.search import objective as obj
+    from nas.search.config import SearchConfig
+    from nas.search.runner import run_optuna
+
+    real = obj.SearchContext.evaluator.func
+    calls = {"n": 0}
+
+    class Flaky:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def evaluate(self, spec, data, *, seed, report=None):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("loss is nan at step 3")
+            return self.inner.evaluate(spec, data, seed=seed, report=report)
+
+    monkeypatch.setattr(obj.SearchContext, "evaluator", property(lambda self: Flaky(real(self))))
+    config = SearchConfig(platform="arm", budget_ms=30.0, evaluator="synflow", dataset=f"fashion-mnist:{tiny_idx_dir}",
+                          trials=4, timeout_s=None, workers=1, train_examples=200, val_examples=100)
+    study = run_optuna(config, f"sqlite:///{tmp_path / 'f.db'}", "flaky")
+    failed = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 1 and "nan" in failed[0].user_attrs["failure"]
+    assert len([t for t in study.get_trials() if t.user_attrs.get("status") == "evaluated"]) >= 3
+
+
+def test_measured_verification_on_a_local_platform(tiny_idx_dir, tmp_path, capsys, nas_home):
+    from tests.nas.search.helpers import register_synthetic_profile
+
+    register_synthetic_profile(tmp_path, "cpu")
+    out = run_cli(capsys, ["search", "--platform", "cpu", "--budget", "40ms", "--evaluator", "synflow",
+                           "--trials", "4", "--workers", "1", "--timeout", "0", "--json",
+                           "--dataset", f"fashion-mnist:{tiny_idx_dir}", "--storage", str(tmp_path / "v.db"),
+                           "--resolution", "64"])
+    assert out["pareto"]
+    for c in out["pareto"]:
+        assert c["latency_kind"] == "measured" and c["measured_ms"] > 0 and c["predicted_ms"] > 0
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--platform", "mars", "--budget", "20ms"], "unknown platform"),
+    (["--platform", "arm", "--budget", "20ms", "--evaluator", "magic"], "--evaluator"),
+    (["--platform", "arm", "--budget", "20ms", "--objective", "fastest"], "--objective"),
+    (["--platform", "arm", "--budget", "0.001ms", "--evaluator", "synflow"], "no architecture"),
+    (["--platform", "arm", "--budget", "20ms", "--storage", "/nonexistent/dir/x.db"], "does not exist"),
+])
+def test_bad_options_end_with_one_line(args, words, tiny_idx_dir, tmp_path, capsys, nas_home, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["search"] + args + ["--dataset", f"fashion-mnist:{tiny_idx_dir}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and words in err[0]
