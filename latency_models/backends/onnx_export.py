@@ -1,4 +1,4 @@
-"""Export a torch module to an ONNX file for ONNX Runtime (fixed input shape, opset 17).
+"""Export a torch module to an ONNX file for ONNX Runtime (fixed input shape or a free batch dimension, opset 17).
 
 Exporter choice ("auto"): the TorchScript-based exporter (`dynamo=False`) first, the torch.export-based one
 (`dynamo=True`, needs onnxscript) if that fails or is gone. Both export every network of the search space
@@ -28,8 +28,13 @@ class ExportError(RuntimeError):
     """Every exporter tried failed; the message lists why."""
 
 
-def _torchscript(model: nn.Module, x: torch.Tensor, path: Path) -> None:
-    kwargs = dict(input_names=["input"], output_names=["output"], opset_version=OPSET, do_constant_folding=True)
+#: ONNX axes of a batch dimension left free (`dynamic_batch=True`): dim 0 of input and output is named "batch".
+BATCH_AXES = {"input": {0: "batch"}, "output": {0: "batch"}}
+
+
+def _torchscript(model: nn.Module, x: torch.Tensor, path: Path, dynamic_batch: bool = False) -> None:
+    kwargs = dict(input_names=["input"], output_names=["output"], opset_version=OPSET, do_constant_folding=True,
+                  dynamic_axes=BATCH_AXES if dynamic_batch else None)
     try:
         torch.onnx.export(model, (x,), str(path), dynamo=False, **kwargs)
     except TypeError as exc:  # PyTorch < 2.5: no `dynamo` argument, the TorchScript exporter is the default
@@ -38,9 +43,9 @@ def _torchscript(model: nn.Module, x: torch.Tensor, path: Path) -> None:
         torch.onnx.export(model, (x,), str(path), **kwargs)
 
 
-def _dynamo(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+def _dynamo(model: nn.Module, x: torch.Tensor, path: Path, dynamic_batch: bool = False) -> None:
     torch.onnx.export(model, (x,), str(path), dynamo=True, input_names=["input"], output_names=["output"],
-                      external_data=False, verbose=False)
+                      external_data=False, verbose=False, dynamic_axes=BATCH_AXES if dynamic_batch else None)
 
 
 _FUNCS = {"torchscript": _torchscript, "dynamo": _dynamo}
@@ -62,8 +67,13 @@ def _quiet():
             lg.setLevel(lv)
 
 
-def export_onnx(model: nn.Module, x: torch.Tensor, path: str | Path, exporter: str = "auto") -> str:
-    """Write `model` traced at input `x` to `path`; returns the exporter used ("torchscript" | "dynamo")."""
+def export_onnx(model: nn.Module, x: torch.Tensor, path: str | Path, exporter: str = "auto",
+                dynamic_batch: bool = False) -> str:
+    """Write `model` traced at input `x` to `path`; returns the exporter used ("torchscript" | "dynamo").
+
+    `dynamic_batch` leaves dim 0 of input and output free ("batch"); trace with a batch of 2 or more then, since
+    torch.export specialises a dimension of size 1.
+    """
     if exporter not in EXPORTERS:
         raise ValueError(f"unknown exporter {exporter!r} (known: {', '.join(EXPORTERS)})")
     order = ("torchscript", "dynamo") if exporter == "auto" else (exporter,)
@@ -73,7 +83,7 @@ def export_onnx(model: nn.Module, x: torch.Tensor, path: str | Path, exporter: s
     for name in order:
         try:
             with _quiet(), torch.no_grad():
-                _FUNCS[name](model, x, path)
+                _FUNCS[name](model, x, path, dynamic_batch)
             return name
         except Exception as exc:  # noqa: BLE001 - try the next exporter, report all if none works
             errors.append(f"{name} exporter: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
