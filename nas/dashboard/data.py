@@ -1,0 +1,326 @@
+"""A study as plain tables for the dashboard and the report: one row per trial, the Pareto marking within the
+budget, hypervolume over trials, and the reference networks' predicted latency on the study's platform.
+
+Read-only: the study comes from `store.open_read_only`; nothing here writes to it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from latency_models.profiles import Profile, ProfileError, require_profile
+from latency_models.platform import PlatformError
+from nas.dashboard.store import display_storage, open_read_only, open_study
+from nas.search.config import SearchConfig
+from nas.search.objective import STATUS_EVALUATED, STATUS_PRUNED, STATUS_REJECTED
+from nas.search.results import ATTR_MEASURED, Candidate, candidate_of, pareto_front
+from nas.search.study import stored_config
+from search_space.references import NETWORKS
+
+#: Trial categories, in legend order. pareto: evaluated, within budget, not dominated; dominated: evaluated,
+#: within budget, dominated; over budget: evaluated but its shown (e.g. measured) latency exceeds the budget;
+#: rejected: predicted over budget, never trained; pruned / failed / running (or queued): no final accuracy.
+CATEGORIES = ("pareto", "dominated", "over budget", "rejected", "pruned", "failed", "running")
+#: The hand-designed networks drawn on the latency axis: ShuffleNet v2 0.5x-2x and the other Table 8 networks.
+REFERENCE_SOURCE = "Table 8"
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial, flat (a table row). value: accuracy or proxy score (None without one); latencies in ms."""
+
+    number: int
+    category: str
+    status: str
+    arch_id: str
+    value: float | None
+    latency_ms: float | None
+    latency_kind: str
+    predicted_ms: float | None
+    measured_ms: float | None
+    within_budget: bool | None
+    flops_m: float | None
+    params_m: float | None
+    mac_m: float | None
+    fragments: int | None
+    platform: str
+    runtime: str
+    predictor: str
+    predictor_error_rmspe: float | None
+    extrapolates: bool
+    completed: str
+    note: str
+    spec: str | None
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict without the spec (table data); `id` is the trial number."""
+        d = asdict(self)
+        d.pop("spec")
+        d["id"] = self.number
+        return d
+
+
+@dataclass(frozen=True)
+class ReferencePoint:
+    """A hand-designed network's latency on the study's platform, predicted by the platform's profile here."""
+
+    name: str
+    family: str
+    latency_ms: float
+    extrapolates: bool
+    flops_m: float | None
+    paper_mflops: float | None
+    paper_top1_err: float | None
+
+
+@dataclass(frozen=True)
+class ProfileInfo:
+    """The latency profile of the study's platform on this machine (what references and breakdowns use)."""
+
+    platform: str
+    device: str
+    runtime: str
+    source: str
+    predictor: str
+    error_rmspe: float | None
+
+    def label(self) -> str:
+        """e.g. 'predicted by the arm profile (paper-arm-neon, roofline, ±9% RMSPE)'."""
+        err = f", ±{self.error_rmspe * 100:.0f}% RMSPE" if self.error_rmspe is not None else ""
+        pub = ", calibrated from published measurements" if self.source == "published" else ""
+        return f"predicted by the {self.platform} profile ({self.runtime}, {self.predictor}{err}{pub})"
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """Everything the dashboard and the report show about one study, as plain values."""
+
+    study: str
+    storage: str
+    config: SearchConfig
+    num_classes: int
+    rows: tuple[TrialRow, ...]
+    counts: dict[str, int]
+    metric: str
+    is_accuracy: bool
+    hypervolume: tuple[tuple[int, float], ...]
+    hv_reference: tuple[float, float]
+    references: tuple[ReferencePoint, ...]
+    profile: ProfileInfo | None
+    profile_note: str
+    loaded_at: str
+    signature: str = ""
+
+    @property
+    def budget_ms(self) -> float:
+        return self.config.budget_ms
+
+    def row(self, number: int) -> TrialRow | None:
+        return next((r for r in self.rows if r.number == number), None)
+
+    def evaluated(self) -> list[TrialRow]:
+        return [r for r in self.rows if r.category in ("pareto", "dominated", "over budget")]
+
+    def best(self) -> TrialRow | None:
+        """The most accurate Pareto member within the budget (lowest latency on ties)."""
+        front = [r for r in self.rows if r.category == "pareto"]
+        return max(front, key=lambda r: (r.value, -(r.latency_ms or 0.0))) if front else None
+
+
+# ------------------------------------------------------------------------------------------------ hypervolume
+def hypervolume_2d(points: Sequence[tuple[float, float]], ref_value: float, ref_latency_ms: float) -> float:
+    """Area dominated by (value, latency_ms) points (value maximised, latency minimised) up to the reference point
+    (ref_value, ref_latency_ms); in value x ms. Points not better than the reference in both count nothing."""
+    pts = sorted((lat, val) for val, lat in points if val > ref_value and lat < ref_latency_ms)
+    area, best = 0.0, ref_value
+    for i, (lat, val) in enumerate(pts):
+        best = max(best, val)
+        nxt = pts[i + 1][0] if i + 1 < len(pts) else ref_latency_ms
+        area += (nxt - lat) * (best - ref_value)
+    return area
+
+
+def hypervolume_history(rows: Sequence[TrialRow], ref_value: float, ref_latency_ms: float
+                        ) -> list[tuple[int, float]]:
+    """(trial number, hypervolume of the evaluated trials up to it) for every finished trial, by number."""
+    out: list[tuple[int, float]] = []
+    front: list[tuple[float, float]] = []  # non-dominated (value, latency) so far: the hypervolume is theirs
+    hv = 0.0
+    for r in sorted(rows, key=lambda r: r.number):
+        if r.category == "running":
+            continue
+        if r.category in ("pareto", "dominated", "over budget") and r.value is not None and r.latency_ms is not None:
+            v, lat = r.value, r.latency_ms
+            if not any(fv >= v and fl <= lat for fv, fl in front):
+                front = [(fv, fl) for fv, fl in front if not (v >= fv and lat <= fl)] + [(v, lat)]
+                hv = hypervolume_2d(front, ref_value, ref_latency_ms)
+        out.append((r.number, hv))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ trial rows
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    f = _float(value)
+    return None if f is None else int(f)
+
+
+def _when(dt: datetime | None) -> str:
+    return dt.isoformat(sep=" ", timespec="seconds") if dt else ""
+
+
+def _row_of(trial: Any, category: str, cand: Candidate | None) -> TrialRow:
+    a = trial.user_attrs
+    note = ""
+    if category == "pruned" and isinstance(a.get("pruned_at"), dict):
+        p = a["pruned_at"]
+        note = f"pruned at step {p.get('step')} ({_float(p.get('value')) or 0.0:.4f})"
+    elif category == "failed":
+        note = str(a.get("failure") or "failed")
+    elif category == "rejected":
+        note = "predicted over budget; not trained"
+    elif category == "running":
+        note = "queued" if trial.state.name == "WAITING" else "running"
+    if cand is not None:
+        value, latency, kind = cand.accuracy, cand.latency_ms, cand.latency_kind
+        predicted, measured, within = cand.predicted_ms, cand.measured_ms, cand.feasible
+    else:
+        value, latency, kind = None, _float(a.get("latency_ms")), str(a.get("latency_kind", "predicted"))
+        predicted, measured, within = latency, None, None
+        if latency is not None and a.get("budget_ms") is not None:
+            within = latency <= float(a["budget_ms"])
+    return TrialRow(
+        number=trial.number, category=category, status=str(a.get("status") or trial.state.name.lower()),
+        arch_id=str(a.get("arch_id", "")), value=value, latency_ms=latency, latency_kind=kind,
+        predicted_ms=predicted, measured_ms=measured, within_budget=within, flops_m=_float(a.get("flops_m")),
+        params_m=_float(a.get("params_m")), mac_m=_float(a.get("mac_m")), fragments=_int(a.get("fragments")),
+        platform=str(a.get("latency_platform", "")), runtime=str(a.get("latency_runtime", "")),
+        predictor=str(a.get("predictor") or ""), predictor_error_rmspe=_float(a.get("predictor_error_rmspe")),
+        extrapolates=bool(a.get("extrapolates", False)), completed=_when(trial.datetime_complete), note=note,
+        spec=a.get("spec") if isinstance(a.get("spec"), str) else None)
+
+
+def trial_rows(trials: Sequence[Any], budget_ms: float, measured: dict[str, Any]) -> list[TrialRow]:
+    """Rows of every trial with its category; the Pareto front is taken among the evaluated ones within budget."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    cands: dict[int, Candidate] = {}
+    for t in trials:
+        if t.state == state.COMPLETE and t.user_attrs.get("status") == STATUS_EVALUATED and t.values:
+            cands[t.number] = candidate_of(t, budget_ms, measured)
+    front = {c.number for c in pareto_front([c for c in cands.values() if c.feasible])}
+    rows = []
+    for t in trials:
+        status = str(t.user_attrs.get("status", ""))
+        cand = cands.get(t.number)
+        if cand is not None:
+            category = "pareto" if t.number in front else ("dominated" if cand.feasible else "over budget")
+        elif status == STATUS_REJECTED:
+            category = "rejected"
+        elif t.state == state.PRUNED or status == STATUS_PRUNED:
+            category = "pruned"
+        elif t.state in (state.RUNNING, state.WAITING):
+            category = "running"
+        else:  # failed, or complete without an evaluation
+            category = "failed"
+        rows.append(_row_of(t, category, cand))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ references
+def load_profile(platform: str) -> tuple[Profile | None, str]:
+    """The platform's profile here, or None and a one-line reason (references / breakdowns are then left out)."""
+    try:
+        return require_profile(platform), ""
+    except (ProfileError, PlatformError) as exc:
+        return None, f"no latency profile of {platform} on this machine ({exc}); references and per-stage " \
+                     f"breakdowns are left out"
+
+
+def profile_info(profile: Profile) -> ProfileInfo:
+    p = profile.platform
+    return ProfileInfo(p.name, p.device, p.runtime, p.source, profile.default, profile.error())
+
+
+def reference_points(profile: Profile, resolution: int, num_classes: int) -> list[ReferencePoint]:
+    """Table 8 networks at the study's deployment input and class count, latency predicted by `profile`."""
+    from search_space.cost import cost
+
+    refs = [NETWORKS.get(n) for n in NETWORKS.names() if NETWORKS.get(n).source == REFERENCE_SOURCE]
+    specs = [r.spec().with_resolution(resolution).with_classes(num_classes) for r in refs]
+    ests = profile.estimates(specs)
+    out = []
+    for ref, spec, est in zip(refs, specs, ests):
+        try:
+            flops: float | None = cost(spec).flops_m
+        except Exception:  # noqa: BLE001 - a family the cost model does not cover
+            flops = None
+        out.append(ReferencePoint(ref.name, ref.family, est.latency_ms, est.extrapolates, flops, ref.paper_mflops,
+                                  ref.paper_top1_err))
+    return sorted(out, key=lambda r: (r.family, r.latency_ms))
+
+
+# ------------------------------------------------------------------------------------------------ loading
+def metric_of(trials: Sequence[Any]) -> tuple[str, bool]:
+    """The value's name ('accuracy' or the proxy's score name) and whether it is an accuracy in [0, 1]."""
+    for t in trials:
+        ev = t.user_attrs.get("evaluation")
+        if isinstance(ev, dict) and ev.get("metric"):
+            return str(ev["metric"]), ev.get("accuracy") is not None
+    return "accuracy", True
+
+
+def signature_of(trials: Sequence[Any], study: Any) -> str:
+    """Changes whenever a trial is added or finishes or a measurement is stored (cheap change detection)."""
+    finished = sum(1 for t in trials if t.state.is_finished())
+    last = max((t.datetime_complete for t in trials if t.datetime_complete), default=None)
+    measured = study.user_attrs.get(ATTR_MEASURED, {})
+    return f"{len(trials)}:{finished}:{_when(last)}:{len(measured)}"
+
+
+def study_data(study: Any, storage_label: str, profile: Profile | None = None, profile_note: str = "",
+               with_references: bool = True) -> StudyData:
+    """The dashboard's view of `study` (an Optuna study made by `nas search`)."""
+    config = stored_config(study)
+    trials = study.get_trials(deepcopy=False)
+    measured = study.user_attrs.get(ATTR_MEASURED, {})
+    rows = trial_rows(trials, config.budget_ms, measured if isinstance(measured, dict) else {})
+    counts: dict[str, int] = {c: 0 for c in CATEGORIES}
+    for r in rows:
+        counts[r.category] += 1
+    metric, is_acc = metric_of(trials)
+    values = [r.value for r in rows if r.value is not None]
+    ref_value = min(0.0, min(values, default=0.0))
+    hv = hypervolume_history(rows, ref_value, config.budget_ms)
+    num_classes = _int(study.user_attrs.get("num_classes")) or 10
+    if profile is None and not profile_note and with_references:
+        profile, profile_note = load_profile(config.platform)
+    refs = reference_points(profile, config.resolution, num_classes) if profile and with_references else []
+    return StudyData(study=study.study_name, storage=storage_label, config=config, num_classes=num_classes,
+                     rows=tuple(rows), counts=counts, metric=metric, is_accuracy=is_acc, hypervolume=tuple(hv),
+                     hv_reference=(ref_value, config.budget_ms), references=tuple(refs),
+                     profile=profile_info(profile) if profile else None, profile_note=profile_note,
+                     loaded_at=datetime.now().isoformat(sep=" ", timespec="seconds"),
+                     signature=signature_of(trials, study))
+
+
+def load_study_data(storage: str | None, study_name: str | None) -> StudyData:
+    """Open the storage read-only and read the study (StorageError, one line, when either is missing)."""
+    store = open_read_only(storage)
+    study = open_study(store, study_name)
+    return study_data(study, display_storage(storage))
+
+
+def spec_json_pretty(spec: str | None) -> str:
+    """The stored spec JSON indented (empty when absent)."""
+    return json.dumps(json.loads(spec), indent=1, sort_keys=True) if spec else ""
