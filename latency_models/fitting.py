@@ -29,7 +29,7 @@ CV_FOLDS = 5
 def predictor_factory(kind: str) -> Callable[[], Predictor]:
     """A fresh predictor of `kind` with this package's default settings."""
     if kind == "roofline":
-        return lambda: RooflinePredictor("free", ridge=1e-4)
+        return lambda: RooflinePredictor("free")
     return PREDICTORS.get(kind)
 
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from latency_models.backends import Backend, MeasurementError, Prepared, get_backend
+from latency_models.backends.base import MIN_TIMED_S, MIN_WARMUP_S
 from latency_models.backends.torch_cpu import torch_threads
 from latency_models.platform import Platform, PlatformError, builtin_platforms
 from latency_models.stats import NOISE_CV_THRESHOLD, NOISE_RETRIES, Timing, least_noisy, summarize
@@ -73,6 +74,8 @@ class MeasureSettings:
     repeats: int
     threshold: float = NOISE_CV_THRESHOLD
     retries: int = NOISE_RETRIES
+    min_warmup_s: float = 0.0
+    min_timed_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.warmup < 0 or self.repeats < 1 or self.retries < 0 or not self.threshold > 0:
@@ -81,9 +84,11 @@ class MeasureSettings:
     @classmethod
     def of(cls, platform: Platform, warmup: int | None = None, repeats: int | None = None,
            threshold: float = NOISE_CV_THRESHOLD, retries: int = NOISE_RETRIES) -> "MeasureSettings":
-        """The platform's protocol (`warmup`, `repeats`) with optional overrides."""
+        """The platform's protocol (`warmup`, `repeats`, each stretched to a minimum duration) with optional
+        overrides (an explicit count is taken exactly)."""
         return cls(platform.warmup if warmup is None else warmup, platform.repeats if repeats is None else repeats,
-                   threshold, retries)
+                   threshold, retries, MIN_WARMUP_S if warmup is None else 0.0,
+                   MIN_TIMED_S if repeats is None else 0.0)
 
 
 def time_robust(backend: Backend, prepared: Prepared, settings: MeasureSettings) -> Timing:
@@ -92,9 +97,13 @@ def time_robust(backend: Backend, prepared: Prepared, settings: MeasureSettings)
     The kept timing still says `noisy=True` if every attempt was above the threshold, so a noisy
     measurement is marked, never silently trusted.
     """
-    timings = [backend.time(prepared, settings.warmup, settings.repeats, settings.threshold)]
+    def once() -> Timing:
+        return backend.time(prepared, settings.warmup, settings.repeats, settings.threshold,
+                            min_warmup_s=settings.min_warmup_s, min_timed_s=settings.min_timed_s)
+
+    timings = [once()]
     while timings[-1].noisy and len(timings) <= settings.retries:
-        timings.append(backend.time(prepared, settings.warmup, settings.repeats, settings.threshold))
+        timings.append(once())
     return least_noisy(timings)
 
 

@@ -97,21 +97,22 @@ class Backend(ABC):
         return nullcontext()
 
     def time(self, prepared: Prepared, warmup: int, repeats: int, threshold: float = NOISE_CV_THRESHOLD,
-             keep_samples: bool = False) -> Timing:
-        """At least `warmup` untimed runs lasting at least MIN_WARMUP_S, then statistics of at least `repeats`
-        timed runs lasting at least MIN_TIMED_S (short networks get more runs, so one measurement spans the
-        machine's second-scale speed fluctuations instead of catching one instant of them)."""
+             keep_samples: bool = False, min_warmup_s: float = 0.0, min_timed_s: float = 0.0) -> Timing:
+        """At least `warmup` untimed runs lasting at least `min_warmup_s`, then statistics of at least `repeats`
+        timed runs lasting at least `min_timed_s` (short networks get more runs, so one measurement spans the
+        machine's second-scale speed fluctuations instead of catching one instant of them; the platform
+        protocol uses MIN_WARMUP_S / MIN_TIMED_S)."""
         if repeats < 1:
             raise ValueError("repeats must be at least 1")
         with self.context(prepared):
             t0, done = time.perf_counter(), 0
-            while done < max(0, warmup) or (warmup > 0 and time.perf_counter() - t0 < MIN_WARMUP_S):
+            while done < max(0, warmup) or (warmup > 0 and time.perf_counter() - t0 < min_warmup_s):
                 prepared.run()
                 done += 1
             runs = self.sample(prepared, repeats)
             spent = sum(runs) / 1e3
-            if spent < MIN_TIMED_S and repeats > 1:
-                extra = min(MAX_RUNS - repeats, int(repeats * (MIN_TIMED_S / max(spent, 1e-6) - 1)) + 1)
+            if spent < min_timed_s and repeats > 1:
+                extra = min(MAX_RUNS - repeats, int(repeats * (min_timed_s / max(spent, 1e-6) - 1)) + 1)
                 if extra > 0:
                     runs += self.sample(prepared, extra)
         return summarize(runs, threshold, keep_samples)

@@ -80,6 +80,7 @@ class LearnedUnitPredictor(BlockSumPredictor):
         self.rate = learning_rate
         self.trees: list[dict[str, np.ndarray]] = []
         self.box = np.zeros((2, len(SHAPE_NAMES) + N_FEATURES))
+        self.block_types: list[str] = []
 
     def fit_blocks(self, units: Sequence[tuple[Any, int, int, float]], batch: int) -> None:
         try:
@@ -97,15 +98,26 @@ class LearnedUnitPredictor(BlockSumPredictor):
         self.rate = float(model.learning_rate)
         self.trees = [{k: np.asarray(v) for k, v in _tree_arrays(est[0]).items()} for est in model.estimators_]
         self.box = np.vstack([X.min(axis=0), X.max(axis=0)])
+        self.block_types = sorted({type(b).__name__ for b, *_ in units})
 
     def block_latency(self, block: Any, h: int, w: int) -> tuple[float, bool]:
-        x = shape_features(block, h, w, self.batch)[None, :]
-        ms = float(np.exp(self.base + self.rate * _predict_trees(self.trees, x)[0]))
-        return ms, bool(feature_box_extrapolates(self.box, x)[0])
+        ms, extra = self.block_latencies([(block, h, w)])
+        return float(ms[0]), bool(extra[0])
+
+    def block_latencies(self, items: Sequence[tuple[Any, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """All blocks through the trees at once (one pass per tree for the whole batch)."""
+        for block, _, _ in items:
+            if type(block).__name__ not in self.block_types:
+                raise PredictorError(f"the learned predictor was fit without {type(block).__name__} blocks; measure "
+                                     f"such networks with --units")
+        X = np.array([shape_features(b, h, w, self.batch) for b, h, w in items])
+        ms = np.exp(self.base + self.rate * _predict_trees(self.trees, X))
+        return ms, feature_box_extrapolates(self.box, X)
 
     def state(self) -> dict[str, Any]:
         return {"params": self.params, "base": self.base, "rate": self.rate,
                 "trees": [{k: v.tolist() for k, v in t.items()} for t in self.trees], "box": self.box.tolist(),
+                "block_types": self.block_types,
                 "feature_names": list(SHAPE_NAMES), **self.calibration_state()}
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -114,4 +126,5 @@ class LearnedUnitPredictor(BlockSumPredictor):
         self.params, self.base, self.rate = state["params"], float(state["base"]), float(state["rate"])
         self.trees = [{k: np.asarray(v) for k, v in t.items()} for t in state["trees"]]
         self.box = np.asarray(state["box"], dtype=float)
+        self.block_types = list(state["block_types"])
         self.load_calibration(state)

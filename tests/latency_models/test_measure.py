@@ -44,7 +44,7 @@ class FakeBackend(Backend):
         return Prepared(label, input_shape, platform, lambda: None, lambda: np.zeros(1),
                         cleanup=[lambda: self.closed.append(label)])
 
-    def time(self, prepared, warmup, repeats, threshold=0.05, keep_samples=False):
+    def time(self, prepared, warmup, repeats, threshold=0.05, keep_samples=False, min_warmup_s=0.0, min_timed_s=0.0):
         self.timed.append(prepared.label)
         if self.interrupt_on is not None and len(self.timed) == self.interrupt_on:
             raise KeyboardInterrupt
