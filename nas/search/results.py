@@ -63,9 +63,11 @@ def candidate_of(trial: Any, budget_ms: float, measured: dict[str, Any]) -> Cand
     predicted = float(a["latency_ms"])
     shown, kind = (float(m["latency_ms"]), "measured") if m else (predicted, "predicted")
     ev = a.get("evaluation", {})
+    metric = ("validation accuracy after short proxy training" if ev.get("kind") == "trained"
+              else f"{ev.get('evaluator', 'proxy')} score (zero-cost proxy, not an accuracy)")
     return Candidate(
         number=trial.number, arch_id=a["arch_id"], accuracy=float(trial.values[0]),
-        accuracy_metric=f"{ev.get('metric', 'value')} ({ev.get('kind', 'proxy')}, {ev.get('evaluator', '')})",
+        accuracy_metric=metric,
         latency_ms=shown, latency_kind=kind, predicted_ms=predicted,
         measured_ms=float(m["latency_ms"]) if m else None, measured_cv=float(m["cv"]) if m else None,
         platform=a.get("latency_platform", ""), runtime=a.get("latency_runtime", ""),
