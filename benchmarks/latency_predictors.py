@@ -21,7 +21,7 @@ import numpy as np
 from latency_models.dataset import drift_of, network_table, repeat_noise, training_set
 from latency_models.evaluate import accuracy, cross_val_predictions
 from latency_models.features import feature_matrix
-from latency_models.fitting import predictor_factory
+from latency_models.fitting import covered_subset, predictor_factory
 from latency_models.predictors import TrainingSet
 from latency_models.timings import load_timings
 from search_space.space import SearchSpace
@@ -38,15 +38,6 @@ def noise_report(t) -> dict:
     d = drift_of(t.frame)
     out["drift"] = d.to_dict() if d else None
     return out
-
-
-def covered_subset(data: TrainingSet) -> TrainingSet:
-    """The networks whose every block type has single-block timings (what a per-block predictor can price)."""
-    from search_space.plan import plan
-
-    types = {type(u[0]).__name__ for u in data.units}
-    idx = [i for i, s in enumerate(data.specs) if all(type(b).__name__ in types for b in plan(s))]
-    return data.subset(np.array(idx))
 
 
 def cv_report(data: TrainingSet, kinds: list[str], repeats: int) -> dict:

@@ -37,6 +37,15 @@ def needs_units(kind: str) -> bool:
     return issubclass(PREDICTORS.get(kind), BlockSumPredictor)
 
 
+def covered_subset(data: TrainingSet) -> TrainingSet:
+    """The networks whose every block type has single-block timings (what a per-block predictor can price)."""
+    from search_space.plan import plan
+
+    types = {type(u[0]).__name__ for u in data.units}
+    idx = [i for i, s in enumerate(data.specs) if all(type(b).__name__ in types for b in plan(s))]
+    return data.subset(np.array(idx, dtype=int))
+
+
 def fit_profile(platform: Platform, data: TrainingSet, kinds: Sequence[str] = DEFAULT_KINDS,
                 provenance: dict | None = None, folds: int = CV_FOLDS, seed: int = 0) -> Profile:
     """Fit every usable predictor kind, score each by k-fold cross-validation over networks (a per-block
@@ -51,12 +60,16 @@ def fit_profile(platform: Platform, data: TrainingSet, kinds: Sequence[str] = DE
     preds: dict[str, Predictor] = {}
     evaluation: dict[str, dict[str, float]] = {}
     y = np.asarray(data.latency_ms, dtype=float)
+    covered = covered_subset(data) if data.units else data
     for kind in usable:
         factory = predictor_factory(kind)
-        oof = cross_val_predictions(factory, data, folds=folds, seed=seed)
-        evaluation[kind] = accuracy(oof, y).to_dict()
+        d = covered if needs_units(kind) else data  # a per-block predictor is scored where it can price
+        if len(d.specs) < folds * 2:
+            continue
+        oof = cross_val_predictions(factory, d, folds=folds, seed=seed)
+        evaluation[kind] = accuracy(oof, np.asarray(d.latency_ms, dtype=float)).to_dict()
         preds[kind] = factory().fit(data)
-    candidates = [k for k in usable if k != "flops"] or usable
+    candidates = [k for k in preds if k != "flops"] or list(preds)
     default = min(candidates, key=lambda k: evaluation[k]["rmspe"])
     return Profile(platform, preds, default, evaluation,
                    f"{folds}-fold cross-validation over {len(y)} measured networks (mean of their rounds)",
