@@ -17,7 +17,8 @@ from latency_models.profiles import Profile
 from nas.dashboard import figures
 from nas.dashboard.data import CATEGORIES, StudyData, load_profile, signature_of, spec_json_pretty, study_data
 from nas.dashboard.detail import TrialDetail, trial_detail
-from nas.dashboard.store import display_storage, open_read_only, open_study, study_names
+from nas.search.storage import display_storage, open_read_only
+from nas.search.study import open_study, study_names
 from search_space.errors import UserError
 
 DEFAULT_INTERVAL_S = 3.0

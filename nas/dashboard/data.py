@@ -1,7 +1,7 @@
 """A study as plain tables for the dashboard and the report: one row per trial, the Pareto marking within the
 budget, hypervolume over trials, and the reference networks' predicted latency on the study's platform.
 
-Read-only: the study comes from `store.open_read_only`; nothing here writes to it.
+Read-only: the study comes from `nas.search.storage.open_read_only`; nothing here writes to it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any, Sequence
 
 from latency_models.profiles import Profile, ProfileError, require_profile
 from latency_models.platform import PlatformError
-from nas.dashboard.store import display_storage, open_read_only, open_study
+from nas.search.storage import display_storage, open_read_only
+from nas.search.study import open_study
 from nas.search.config import SearchConfig
 from nas.search.objective import STATUS_EVALUATED, STATUS_PRUNED, STATUS_REJECTED
 from nas.search.results import ATTR_MEASURED, Candidate, candidate_of, pareto_front

@@ -9,13 +9,14 @@ return a validation accuracy in [0, 1]; zero-cost proxies return a score (no acc
 
 from __future__ import annotations
 
-import contextlib
 import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields, is_dataclass
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, Callable, ClassVar
 
 import torch
+
+from latency_models.backends.torch_cpu import torch_threads  # noqa: F401  (one implementation, shared)
 
 from search_space.errors import UserError
 from search_space.spec import ArchSpec
@@ -123,21 +124,6 @@ class Evaluator(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """torch.set_num_threads(threads) for the block, the previous count restored afterwards.
-
-    The setting is process-wide: evaluators running concurrently in threads of one process share it (run parallel
-    trials as processes, e.g. Ray workers or Optuna with one job per process, to give each its own count).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def params_m(model: torch.nn.Module) -> float:

@@ -8,7 +8,6 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import quote
 
 from search_space.errors import UserError
 from search_space.spec import NetSpec, SpecError, spec_from_dict, spec_from_json
@@ -160,40 +159,13 @@ def _first_line(exc: BaseException) -> str:
 
 
 def open_study_read_only(storage: str | None, study_name: str | None) -> Any:
-    """An existing Optuna study opened without any write (SQLite files in read-only mode); SourceError otherwise.
+    """An existing Optuna study opened without any write (nas.search.study.load_study); SourceError otherwise."""
+    from nas.search.study import load_study
 
-    No study name: the storage must hold exactly one study.
-    """
-    import optuna
-
-    from nas.search.storage import open_storage, storage_url
-
-    url = storage_url(storage)
     try:
-        if url.startswith("sqlite:///"):
-            path = Path(url[len("sqlite:///"):])
-            if not path.is_file():
-                raise SourceError(f"no study storage at {path} (run `nas search` first, or pass --storage)")
-            ro_url = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
-            store = optuna.storages.RDBStorage(ro_url, engine_kwargs={"connect_args": {"timeout": 60}},
-                                               skip_table_creation=True)  # waits while a search writes
-        elif url.startswith("journal:"):
-            store = open_storage(url, read_only=True)
-        else:
-            store = optuna.storages.RDBStorage(url, skip_table_creation=True)
-        names = [s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False)]
-    except UserError as exc:  # SourceError, or open_storage's StorageError
+        return load_study(storage, study_name)
+    except UserError as exc:
         raise SourceError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - not a database, not Optuna's, unreachable server, missing driver
-        raise SourceError(f"cannot read study storage {url}: {_first_line(exc)}") from None
-    if study_name is None:
-        if len(names) != 1:
-            raise SourceError(f"the storage holds {len(names)} studies ({', '.join(names) or 'none'}); "
-                              f"choose one with --study")
-        study_name = names[0]
-    if study_name not in names:
-        raise SourceError(f"no study {study_name!r} in {url} (studies: {', '.join(names) or 'none'})")
-    return optuna.load_study(study_name=study_name, storage=store)
 
 
 def _study_config(study: Any) -> Any:
@@ -261,13 +233,13 @@ def trial_accuracy(trial: Any, config: Any, status: str) -> SearchAccuracy:
 def source_from_study(storage: str | None, study_name: str | None, trial: int | None = None,
                       best: bool = False) -> Source:
     """The network of trial `trial` (or the best within the budget) of a study, opened read-only."""
-    from nas.search.storage import describe_storage
+    from nas.search.storage import display_storage
 
     if (trial is None) == (not best):
         raise SourceError("choose the network with exactly one of --trial N and --best")
     study = open_study_read_only(storage, study_name)
     config = _study_config(study)
-    label = describe_storage(storage)
+    label = display_storage(storage)
     number = _best_number(study, label) if best else int(trial)  # type: ignore[arg-type]
     t = _trial(study, number)
     a = t.user_attrs

@@ -34,15 +34,64 @@ def storage_url(spec: str | None) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _rdb_read_only(url: str, label: str, creator: Any = None) -> Any:
+    """An RDBStorage that never creates tables nor stamps versions (the schema must already be Optuna's)."""
+    import optuna
+    import sqlalchemy
+
+    kwargs: dict[str, Any] = {"creator": creator} if creator else {}
+    try:
+        engine = sqlalchemy.create_engine(url, **kwargs)
+        try:
+            tables = set(sqlalchemy.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, unreachable server, not a database
+        raise StorageError(f"cannot open storage {label}: {_first_line(exc)}") from None
+    if not {"studies", "trials", "version_info", "alembic_version"} <= tables:
+        raise StorageError(f"cannot open storage {label}: not an Optuna study storage")
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, skip_table_creation=True)
+    except Exception as exc:  # noqa: BLE001 - e.g. a schema of another Optuna version
+        raise StorageError(f"cannot open storage {label}: {_first_line(exc)}") from None
+
+
+def open_read_only(spec: str | None) -> Any:
+    """A storage for `spec` that cannot change what is stored: SQLite files in SQLite's own read-only mode,
+    other databases only when Optuna's tables exist (nothing is created), journal files never written."""
+    import sqlite3
+    from urllib.parse import quote
+
+    url = storage_url(spec)
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if not path.is_file():
+            raise StorageError(f"no study storage at {path} (run `nas search` first, or pass --storage)")
+        uri = f"file:{quote(str(path))}?mode=ro"
+        return _rdb_read_only(url, str(path), creator=lambda: sqlite3.connect(uri, uri=True, timeout=60,
+                                                                              check_same_thread=False))
+    if url.startswith("journal:"):
+        path = Path(url[len("journal:"):])
+        if not path.exists():
+            raise StorageError(f"no journal storage at {path}")
+        return open_storage(spec)  # a journal is appended to only when a trial is written; readers write none
+    return _rdb_read_only(url, display_storage(spec))
+
+
 def open_storage(spec: str | None, read_only: bool = False) -> Any:
-    """An Optuna storage object for `spec` (see storage_url). read_only: the file must already exist."""
+    """An Optuna storage object for `spec` (see storage_url); read_only: see `open_read_only`."""
     import optuna
 
+    if read_only:
+        return open_read_only(spec)
     url = storage_url(spec)
     if url.startswith("journal:"):
         path = Path(url[len("journal:"):])
-        if read_only and not path.exists():
-            raise StorageError(f"no journal storage at {path}")
         try:
             from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -51,25 +100,27 @@ def open_storage(spec: str | None, read_only: bool = False) -> Any:
             raise StorageError(f"cannot open journal storage {path}: {exc}") from None
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
-        if read_only and not path.exists():
-            raise StorageError(f"no study storage at {path} (run `nas search` first, or pass --storage)")
-        if not read_only and not path.parent.exists():
+        if not path.parent.exists():
             raise StorageError(f"cannot create {path}: folder {path.parent} does not exist")
     try:
         # A heartbeat marks trials of a killed process as failed when the study is next used (resume after kill).
-        beat = {} if read_only else {"heartbeat_interval": HEARTBEAT_S, "grace_period": 2 * HEARTBEAT_S}
+        beat = {"heartbeat_interval": HEARTBEAT_S, "grace_period": 2 * HEARTBEAT_S}
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
                                           if url.startswith("sqlite") else {}, **beat)
     except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, unreachable server, damaged file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(f"cannot open storage {url}: {first}") from None
+        raise StorageError(f"cannot open storage {display_storage(spec)}: {_first_line(exc)}") from None
 
 
-def describe_storage(spec: str | None) -> str:
-    """The storage as shown to users (the file path for SQLite / journal files)."""
+def display_storage(spec: str | None) -> str:
+    """The storage as shown to users: a file path, or a database URL with its password hidden."""
     url = storage_url(spec)
     if url.startswith("sqlite:///"):
         return url[len("sqlite:///"):]
     if url.startswith("journal:"):
         return url[len("journal:"):]
-    return url
+    try:
+        import sqlalchemy
+
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy parses; show it as given
+        return url

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from nas.search.config import SearchConfig, SearchConfigError
-from nas.search.storage import StorageError, open_storage
+from nas.search.storage import StorageError, open_read_only, open_storage
 
 #: Study user attributes that must match for a rerun to continue a study.
 IDENTITY_KEYS = ("platform", "budget_ms", "objective", "evaluator", "dataset", "resolution", "proxy_resolution",
@@ -70,12 +70,16 @@ def create_or_resume(config: SearchConfig, storage: str | None, study_name: str,
     return study
 
 
-def load_study(storage: str | None, study_name: str | None) -> Any:
-    """An existing study (the only one in the storage when no name is given); StorageError otherwise."""
+def study_names(storage: Any) -> list[str]:
+    """Names of the studies in an opened storage, oldest first."""
+    return [s.study_name for s in storage.get_all_studies()]
+
+
+def open_study(storage: Any, study_name: str | None) -> Any:
+    """The study `study_name` of an opened storage (the only one when None); StorageError naming the studies."""
     import optuna
 
-    store = open_storage(storage, read_only=True)
-    names = [s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False)]
+    names = study_names(storage)
     if study_name is None:
         if len(names) != 1:
             raise StorageError(f"the storage holds {len(names)} studies ({', '.join(names) or 'none'}); "
@@ -83,7 +87,12 @@ def load_study(storage: str | None, study_name: str | None) -> Any:
         study_name = names[0]
     if study_name not in names:
         raise StorageError(f"no study {study_name!r} in the storage (studies: {', '.join(names) or 'none'})")
-    return optuna.load_study(study_name=study_name, storage=store)
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
+def load_study(storage: str | None, study_name: str | None) -> Any:
+    """An existing study, opened so that nothing stored can change (see storage.open_read_only)."""
+    return open_study(open_read_only(storage), study_name)
 
 
 def stored_config(study: Any) -> SearchConfig:

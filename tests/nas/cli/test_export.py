@@ -111,8 +111,8 @@ def test_bad_input_is_one_line_and_changes_nothing(study_db, tmp_path, capsys, n
     assert sha(db) == before
 
 
-@pytest.mark.parametrize("storage, message", [("missing.db", "no study storage"), ("junk.db", "cannot read study"),
-                                              ("mysql+nodriver://h/db", "cannot read study")])
+@pytest.mark.parametrize("storage, message", [("missing.db", "no study storage"), ("junk.db", "cannot open storage"),
+                                              ("mysql+nodriver://h/db", "cannot open storage")])
 def test_storages_that_do_not_open(tmp_path, capsys, nas_home, storage, message):
     (tmp_path / "junk.db").write_text("junk")
     target = storage if "://" in storage else str(tmp_path / storage)

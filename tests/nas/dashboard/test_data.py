@@ -11,7 +11,8 @@ import pytest
 from nas.dashboard.data import (CATEGORIES, hypervolume_2d, hypervolume_history, load_profile, load_study_data,
                                 reference_points)
 from nas.dashboard.detail import export_command, trial_detail
-from nas.dashboard.store import display_storage, open_read_only, open_study
+from nas.search.storage import display_storage, open_read_only
+from nas.search.study import open_study
 from nas.search.storage import StorageError
 from search_space.cost import cost
 from search_space.lint import lint

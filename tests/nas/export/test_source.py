@@ -67,10 +67,10 @@ def test_bad_storages_and_studies(study_db, tmp_path):
         open_study_read_only(str(tmp_path / "missing.db"), None)
     junk = tmp_path / "junk.db"
     junk.write_text("not a database")
-    with pytest.raises(SourceError, match="cannot read study storage"):
+    with pytest.raises(SourceError, match="cannot open storage"):
         open_study_read_only(str(junk), None)
     assert junk.read_text() == "not a database"
-    with pytest.raises(SourceError, match="cannot read study storage"):
+    with pytest.raises(SourceError, match="cannot open storage"):
         open_study_read_only("postgresql+nodriver://localhost/x", None)
     with pytest.raises(SourceError, match="exactly one"):
         source_from_study(str(db), None)
