@@ -27,16 +27,17 @@ def _register() -> None:
     """Attach the sub-commands (once; main() may run many times in one process, e.g. in tests)."""
     if app.registered_groups or app.registered_commands:
         return
-    from nas.cli import arch
+    from nas.cli import arch, dashboard, experiment, export, latency, measure, search, train
 
     app.add_typer(arch.app, name="arch")
-    from nas.cli import latency, measure
-
     app.command("measure")(measure.measure)
     app.add_typer(latency.app, name="latency")
-    from nas.cli import search
-
     app.command("search")(search.search)
+    app.command("dashboard")(dashboard.dashboard)
+    app.command("report")(dashboard.report)
+    app.command("train")(train.train)
+    app.command("export")(export.export)
+    app.add_typer(experiment.app, name="experiment")
 
 
 def main(argv: list[str] | None = None) -> int:
