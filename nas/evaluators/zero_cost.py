@@ -19,6 +19,8 @@ SE) are all seen, whatever module calls them.
 
 from __future__ import annotations
 
+import abc
+
 import time
 from dataclasses import dataclass, fields
 from typing import Any, Callable
@@ -139,15 +141,16 @@ def naswot_score(model: nn.Module, x: torch.Tensor) -> float:
     return float(logdet)
 
 
-class _ZeroCost(Evaluator):
+class _ZeroCost(Evaluator, abc.ABC):
     kind = "zero-cost proxy"
 
     def __init__(self, config: ZeroCostConfig | None = None, **overrides: Any):
         base = config or ZeroCostConfig()
         self.config = ZeroCostConfig.from_dict({**{f.name: getattr(base, f.name) for f in fields(base)}, **overrides})
 
+    @abc.abstractmethod
     def _score(self, model: nn.Module, data: ProxyData, seed: int) -> float:
-        raise NotImplementedError
+        """The proxy's score of one seeded network on one minibatch."""
 
     def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
         """Score the seeded proxy network; `report` is not called (nothing to prune in a single step)."""
