@@ -13,7 +13,7 @@ from nas.cli.common import ProgressBar, console, emit_json
 from nas.search.budget import parse_budget
 from nas.search.config import DEFAULT_TIMEOUT_S, DEFAULT_TRIALS, SearchConfig, default_workers
 from nas.search.results import Candidate, SearchResults, load_results
-from nas.search.storage import describe_storage, storage_url
+from nas.search.storage import display_storage, storage_url
 from search_space.errors import UserError
 
 
@@ -149,11 +149,11 @@ def search(
     with ProgressBar(enabled=not json_out, description="searching") as bar:
         run(config, url, name, extra_attrs=extra, progress=bar)
     study = load_study(url, name)
-    res = load_results(study, describe_storage(storage))
+    res = load_results(study, display_storage(storage))
     if verify:
         with ProgressBar(enabled=not json_out, description="measuring") as bar:
             verify_pareto(study, res, progress=bar)
-        res = load_results(load_study(url, name), describe_storage(storage))
+        res = load_results(load_study(url, name), display_storage(storage))
     if json_out:
         emit_json(results_json(res))
     else:
