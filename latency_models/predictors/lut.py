@@ -3,10 +3,9 @@
 Fit on single-block timings (`nas measure --units`): each block (ShuffleNet v2 unit, stem conv, pool, head
 conv, classifier) measured alone at its input size. A block's latency is the table entry when that exact
 block was measured; otherwise it is interpolated within its *group* (same type, kernel, variant, split,
-SE, residual, stride and input size; only the channel counts differ) by a small linear model in the block's
-multiply-adds: a block-level roofline of its type (fit on every measured block of that type) scaled by the
-group's median measured/roofline ratio; a block whose group was never measured gets the type's roofline
-alone (and is flagged as extrapolated). A network is sum of its blocks, scaled and offset by
+SE, residual, stride and input size; only the channel counts differ): a block-level roofline of its type
+(fit on every measured block of that type) scaled by the group's median measured/roofline ratio. A block
+whose group was never measured gets the type's roofline alone (and is flagged as extrapolated). A network is sum of its blocks, scaled and offset by
 a fit on whole-network timings (run-time effects a block timed alone does not see).
 """
 
