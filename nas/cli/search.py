@@ -148,7 +148,7 @@ def search(
     run = run_ray if backend == "ray" else run_optuna
     with ProgressBar(enabled=not json_out, description="searching") as bar:
         run(config, url, name, extra_attrs=extra, progress=bar)
-    study = load_study(url, name)
+    study = load_study(url, name, writable=True)
     res = load_results(study, display_storage(storage))
     if verify:
         with ProgressBar(enabled=not json_out, description="measuring") as bar:

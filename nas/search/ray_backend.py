@@ -8,12 +8,15 @@ which steers the sampler away from it (the constraint itself is recorded on the 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from typing import Any, Callable
 
 from nas.search.config import SearchConfig
 from nas.search.objective import CONSTRAINT, STATUS_PRUNED, Objective, SearchContext, suggest
+from nas.search.runner import feasible_startup_params
 from nas.search.study import create_or_resume, make_sampler
 from search_space.errors import UserError
 from search_space.space import Dim, SearchSpace
@@ -37,6 +40,16 @@ def _ray_trial(params: dict[str, Any], search_config: dict[str, Any]) -> None:
 
     out = objective.evaluate_params(dict(params), report)
     tune.report({METRIC: out["value"], "final": True, "attrs": out})
+
+
+class DefineByRun:
+    """The search space as Ray's OptunaSearch wants it: a define-by-run callable (picklable, Ray saves it)."""
+
+    def __init__(self, space: SearchSpace):
+        self.space = space
+
+    def __call__(self, trial: Any) -> None:
+        self.space.build(lambda d: suggest(trial, d))
 
 
 def distributions(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:
@@ -72,9 +85,7 @@ def run_ray(config: SearchConfig, storage: str, study_name: str, extra_attrs: di
     if remaining <= 0:
         return study
     space = SearchContext(config).space
-
-    def define(trial: Any) -> None:
-        space.build(lambda d: suggest(trial, d))
+    define = DefineByRun(space)
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     tmp = tempfile.mkdtemp(prefix="nas-ray-")
@@ -90,7 +101,9 @@ def run_ray(config: SearchConfig, storage: str, study_name: str, extra_attrs: di
                      _temp_dir=tmp)
         started_here = True
     try:
-        searcher = OptunaSearch(space=define, metric=METRIC, mode="max", sampler=make_sampler(config, done))
+        startup = feasible_startup_params(config) if done == 0 else None
+        searcher = OptunaSearch(space=define, metric=METRIC, mode="max", sampler=make_sampler(config, done),
+                                points_to_evaluate=startup)
         scheduler = ASHAScheduler(time_attr="training_iteration", metric=METRIC, mode="max", grace_period=1,
                                   reduction_factor=2, max_t=100)
         trainable = tune.with_resources(tune.with_parameters(_ray_trial, search_config=config.to_dict()),
@@ -102,7 +115,8 @@ def run_ray(config: SearchConfig, storage: str, study_name: str, extra_attrs: di
                                         time_budget_s=config.timeout_s),
             run_config=tune.RunConfig(name=study_name.replace("/", "_"), storage_path=tmp, verbose=0),
         )
-        grid = tuner.fit()
+        with contextlib.redirect_stdout(sys.stderr):  # Ray Tune prints tables even at verbose=0: keep stdout clean
+            grid = tuner.fit()
         for i, result in enumerate(grid):
             _store(study, space, result, config, optuna)
             if progress:

@@ -44,31 +44,39 @@ class StopWhenDone:
             study.stop()
 
 
-def queue_feasible_startup(study: Any, config: SearchConfig, n: int = STARTUP_FEASIBLE) -> int:
-    """Enqueue up to `n` random architectures predicted within the budget (a new study only)."""
+def feasible_startup_params(config: SearchConfig, n: int = STARTUP_FEASIBLE) -> list[dict[str, Any]]:
+    """Parameters of up to `n` seeded random architectures predicted within the budget (rejection sampling)."""
     import numpy as np
 
     from nas.search.objective import SearchContext
 
-    if study.get_trials(deepcopy=False):
-        return 0
     ctx = SearchContext(config)
     rng = np.random.default_rng([config.seed, 7])
-    queued, best_ms = 0, float("inf")
+    found: list[dict[str, Any]] = []
+    best_ms = float("inf")
     for _ in range(MAX_STARTUP_DRAWS):
         spec = ctx.space.sample(rng)
         ms = ctx.estimate(spec).latency_ms
         best_ms = min(best_ms, ms)
         if ms <= config.budget_ms:
-            study.enqueue_trial(ctx.space.to_params(spec), skip_if_exists=True)
-            queued += 1
-            if queued >= n:
+            found.append(ctx.space.to_params(spec))
+            if len(found) >= n:
                 break
-    if queued == 0:
+    if not found:
         raise SearchConfigError(f"no architecture of the search space fits {config.budget_ms:g} ms on {config.platform}"
                                 f" (the fastest of {MAX_STARTUP_DRAWS} random ones is predicted at {best_ms:.2f} ms); "
                                 f"raise --budget or lower --resolution")
-    return queued
+    return found
+
+
+def queue_feasible_startup(study: Any, config: SearchConfig, n: int = STARTUP_FEASIBLE) -> int:
+    """Enqueue feasible random architectures as the first trials of a new study; returns how many."""
+    if study.get_trials(deepcopy=False):
+        return 0
+    params = feasible_startup_params(config, n)
+    for p in params:
+        study.enqueue_trial(p, skip_if_exists=True)
+    return len(params)
 
 
 def _quiet_optuna() -> None:

@@ -90,9 +90,10 @@ def open_study(storage: Any, study_name: str | None) -> Any:
     return optuna.load_study(study_name=study_name, storage=storage)
 
 
-def load_study(storage: str | None, study_name: str | None) -> Any:
-    """An existing study, opened so that nothing stored can change (see storage.open_read_only)."""
-    return open_study(open_read_only(storage), study_name)
+def load_study(storage: str | None, study_name: str | None, writable: bool = False) -> Any:
+    """An existing study, opened so that nothing stored can change (see storage.open_read_only), or, for the
+    search itself (`writable`), through the normal storage (to add the measured latencies of its front)."""
+    return open_study(open_storage(storage) if writable else open_read_only(storage), study_name)
 
 
 def stored_config(study: Any) -> SearchConfig:

@@ -30,21 +30,32 @@ def can_measure_here(platform_name: str) -> tuple[bool, str]:
     return True, ""
 
 
-def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Measure the Pareto members not measured yet; store both figures in the study (attribute 'measured')."""
+def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | None = None,
+                  max_rounds: int = 5) -> dict[str, Any]:
+    """Measure the Pareto members not measured yet and store both figures in the study (attribute 'measured').
+
+    Measured latencies can reorder the front and bring in members that were dominated by predictions, so
+    this repeats (up to `max_rounds`) until every member of the front is a measured one.
+    """
+    from nas.search.results import load_results
+
     ok, _ = can_measure_here(results.config.platform)
     measured: dict[str, Any] = dict(study.user_attrs.get(ATTR_MEASURED, {}))
     if not ok:
         return measured
     platform = get_platform(results.config.platform)
-    todo = [c for c in results.pareto if str(c.number) not in measured]
-    for i, cand in enumerate(todo):
-        if progress:
-            progress(i, len(todo), f"measuring Pareto member {cand.arch_id}")
-        timing = measure_network(spec_from_json(cand.spec), platform)
-        measured[str(cand.number)] = {"latency_ms": timing.latency_ms, "cv": timing.cv, "noisy": timing.noisy,
-                                      "predicted_ms": cand.predicted_ms, "platform": platform.name,
-                                      "runtime": platform.runtime,
-                                      "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        study.set_user_attr(ATTR_MEASURED, measured)  # stored one by one: an interruption keeps what was measured
+    for _ in range(max_rounds):
+        todo = [c for c in results.pareto if str(c.number) not in measured]
+        if not todo:
+            break
+        for i, cand in enumerate(todo):
+            if progress:
+                progress(i, len(todo), f"measuring Pareto member {cand.arch_id}")
+            timing = measure_network(spec_from_json(cand.spec), platform)
+            measured[str(cand.number)] = {"latency_ms": timing.latency_ms, "cv": timing.cv, "noisy": timing.noisy,
+                                          "predicted_ms": cand.predicted_ms, "platform": platform.name,
+                                          "runtime": platform.runtime,
+                                          "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            study.set_user_attr(ATTR_MEASURED, measured)  # one by one: an interruption keeps what was measured
+        results = load_results(study, results.storage)
     return measured
