@@ -41,6 +41,15 @@ def nas(*args: str) -> dict:
     return json.loads(out.stdout)
 
 
+def test_accuracy(metrics: dict) -> float:
+    """The final test accuracy in a `nas train` metrics.json."""
+    return metrics["final"]["test_accuracy"]
+
+
+def trained_epochs(metrics: dict) -> int:
+    return metrics["final"]["epochs"]
+
+
 def measured_side_by_side(specs: dict[str, object], rounds: int = 5) -> dict[str, float]:
     """Median ms of each network over `rounds` interleaved rounds (each round: every network once)."""
     platform = resolve_platform("cpu")
@@ -65,6 +74,8 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--train-examples", type=int, default=8000, help="per search trial (proxy task)")
+    ap.add_argument("--val-examples", type=int, default=2000, help="validation images of the proxy task")
+    ap.add_argument("--search-epochs", type=int, default=1, help="proxy training epochs per search trial")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("runs/search_vs_handdesigned"))
     ap.add_argument("--timings", type=Path, nargs="*", default=[])
@@ -81,10 +92,17 @@ def main() -> None:
     print(f"budget = measured latency of shufflenet_v2_x1_0 at 224x224 on cpu (ONNX Runtime): {budget:.3f} ms")
 
     storage = str(args.out / "search.db")
-    res = nas("search", "--platform", "cpu", "--budget", f"{budget:.4f}ms", "--trials", str(args.trials),
-              "--timeout", str(args.search_minutes * 60), "--train-examples", str(args.train_examples),
-              "--val-examples", "2000", "--seed", str(args.seed), "--storage", storage)
-    (args.out / "search.json").write_text(json.dumps(res, indent=1))
+    search_file = args.out / "search.json"
+    if search_file.exists():  # a rerun after an interruption keeps the finished search
+        res = json.loads(search_file.read_text())
+        budget = res["budget_ms"]
+        print(f"reusing the search in {search_file} (budget {budget:.3f} ms)")
+    else:
+        res = nas("search", "--platform", "cpu", "--budget", f"{budget:.4f}ms", "--trials", str(args.trials),
+                  "--timeout", str(args.search_minutes * 60), "--train-examples", str(args.train_examples),
+                  "--val-examples", str(args.val_examples), "--epochs", str(args.search_epochs),
+                  "--seed", str(args.seed), "--storage", storage)
+        search_file.write_text(json.dumps(res, indent=1))
     best = res["best"]
     if best is None:
         raise SystemExit("the search found no architecture within the budget")
@@ -97,15 +115,20 @@ def main() -> None:
     for key, spec in nets.items():
         spec_file = args.out / f"{key}.json"
         spec_file.write_text(spec.to_json(indent=2))
+        metrics = args.out / f"train-{key}" / "metrics.json"
+        if metrics.exists() and trained_epochs(m := json.loads(metrics.read_text())) == args.epochs:
+            results[key] = m  # trained by an earlier, interrupted run
+            print(f"reusing {metrics}")
+            continue
         m = nas("train", "--arch", str(spec_file), "--dataset", "fashion-mnist", "--epochs", str(args.epochs),
                 "--resolution", "32", "--seed", str(args.seed), "--out", str(args.out / f"train-{key}"))
         results[key] = m
-        print(f"trained {key}: test accuracy {m.get('test_accuracy', m.get('final', {}).get('test_accuracy'))}")
+        print(f"trained {key}: test accuracy {test_accuracy(m)}")
     latency = measured_side_by_side(nets)
     print(f"\n{'network':22s} {'MFLOPs':>8s} {'measured ms':>12s} {'vs budget':>10s} {'test acc':>9s}")
     rows = []
     for key, spec in nets.items():
-        acc = results[key].get("test_accuracy", results[key].get("final", {}).get("test_accuracy"))
+        acc = test_accuracy(results[key])
         rows.append({"network": key, "arch_id": spec.arch_id, "mflops": cost(spec).flops_m, "latency_ms": latency[key],
                      "test_accuracy": acc})
         print(f"{key:22s} {cost(spec).flops_m:8.1f} {latency[key]:12.3f} {latency[key] / budget:10.3f} {acc:9.4f}")
