@@ -122,25 +122,3 @@ def relative_speed_figure(summary: pd.DataFrame, tables: Sequence[str], title: s
         fig.update_yaxes(title_text="speed / first row", row=i, col=1)
     fig.update_layout(title=title, barmode="group", template="plotly_white", height=320 * len(tables) + 120)
     return fig
-
-
-def predicted_vs_measured_figure(measured: np.ndarray, predictions: Mapping[str, np.ndarray], labels: Sequence[str],
-                                 title: str) -> Any:
-    """Scatter of each predictor's predictions (ms) against measured latency (ms), with y = x and a ±10% band."""
-    go, _ = plotly()
-    m = np.asarray(measured, dtype=float)
-    line = np.array([float(m.min()) * 0.8, float(m.max()) * 1.2])
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=line, y=line * 1.1, mode="lines", line=dict(width=0), showlegend=False,
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=line, y=line * 0.9, mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor="rgba(120,120,120,0.15)", name="±10%", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=line, y=line, mode="lines", line=dict(color="gray", dash="dash"), name="y = x"))
-    for name, pred in predictions.items():
-        p = np.asarray(pred, dtype=float)
-        fig.add_trace(go.Scatter(x=m, y=p, mode="markers", name=name,
-                                 text=[f"{lab}<br>error {e:+.1%}" for lab, e in zip(labels, p / m - 1)],
-                                 hovertemplate="measured %{x:.3f} ms<br>predicted %{y:.3f} ms<br>%{text}"))
-    fig.update_layout(title=title, xaxis_title="measured latency (ms)", yaxis_title="predicted latency (ms)",
-                      xaxis_type="log", yaxis_type="log", template="plotly_white")
-    return fig

@@ -20,7 +20,7 @@ import pandas as pd
 from experiments.compare import markdown_table
 from experiments.config import ExperimentError
 from experiments.context import Context, machine_line, run_meta
-from experiments.outputs import ExperimentResult, predicted_vs_measured_figure
+from experiments.outputs import ExperimentResult
 from latency_models.dataset import drift_of, network_table, repeat_noise, training_set
 from latency_models.evaluate import accuracy, cross_val_predictions
 from latency_models.features import feature_matrix
@@ -28,6 +28,7 @@ from latency_models.fitting import PUBLISHED_EXCLUDED, needs_units, predictor_fa
 from latency_models.paper import published_rows
 from latency_models.predictors import PREDICTORS, TrainingSet
 from latency_models.predictors.roofline import RooflinePredictor
+from latency_models.report import predicted_vs_measured_figure
 from latency_models.timings import Timings, load_timings
 from search_space.cost import cost
 from search_space.plan import plan

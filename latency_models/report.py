@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from search_space.errors import UserError
 
 
-def predicted_vs_measured_html(path: str | Path, measured: np.ndarray, predictions: Mapping[str, np.ndarray],
-                               labels: Sequence[str], title: str) -> Path:
-    """Scatter of each predictor's predictions against measurements, with y = x and a ±10% band."""
+def predicted_vs_measured_figure(measured: np.ndarray, predictions: Mapping[str, np.ndarray], labels: Sequence[str],
+                                 title: str) -> Any:
+    """Scatter of each predictor's predictions (ms) against measured latency (ms), with y = x and a ±10% band."""
     try:
         import plotly.graph_objects as go
     except ImportError:
-        raise UserError("the HTML report needs plotly: pip install plotly") from None
+        raise UserError("latency figures need plotly: pip install plotly") from None
     m = np.asarray(measured, dtype=float)
-    lo, hi = float(m.min()) * 0.8, float(m.max()) * 1.2
-    line = np.array([lo, hi])
+    line = np.array([float(m.min()) * 0.8, float(m.max()) * 1.2])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=line, y=line * 1.1, mode="lines", line=dict(width=0), showlegend=False,
                              hoverinfo="skip"))
@@ -28,12 +27,18 @@ def predicted_vs_measured_html(path: str | Path, measured: np.ndarray, predictio
     fig.add_trace(go.Scatter(x=line, y=line, mode="lines", line=dict(color="gray", dash="dash"), name="y = x"))
     for name, pred in predictions.items():
         p = np.asarray(pred, dtype=float)
-        err = p / m - 1
-        fig.add_trace(go.Scatter(x=m, y=p, mode="markers", name=name, text=[f"{lab}<br>error {e:+.1%}"
-                                                                            for lab, e in zip(labels, err)],
+        fig.add_trace(go.Scatter(x=m, y=p, mode="markers", name=name,
+                                 text=[f"{lab}<br>error {e:+.1%}" for lab, e in zip(labels, p / m - 1)],
                                  hovertemplate="measured %{x:.3f} ms<br>predicted %{y:.3f} ms<br>%{text}"))
     fig.update_layout(title=title, xaxis_title="measured latency (ms)", yaxis_title="predicted latency (ms)",
                       xaxis_type="log", yaxis_type="log", template="plotly_white")
+    return fig
+
+
+def predicted_vs_measured_html(path: str | Path, measured: np.ndarray, predictions: Mapping[str, np.ndarray],
+                               labels: Sequence[str], title: str) -> Path:
+    """`predicted_vs_measured_figure` as one self-contained HTML file."""
+    fig = predicted_vs_measured_figure(measured, predictions, labels, title)
     path = Path(path)
     try:
         fig.write_html(str(path), include_plotlyjs=True, full_html=True)
