@@ -1,9 +1,9 @@
 """Platform profiles: a platform with its fitted predictors, their cross-validated error and provenance.
 
 A profile is one JSON file. Profiles shipped with the package (the paper's ARM and GPU, calibrated from
-published measurements) live in latency_models/data/profiles/ (rebuilt by `nas latency fit --platform arm
---ship`); profiles fit by the user (their CPU, a GPU, a
-Raspberry Pi measured with `nas measure` and brought back) live in the profile store, `$NAS_HOME/profiles`
+published measurements) live in latency_models/data/profiles/ (rebuilt by `fit_published_profile(name).save(path)`; a test fails
+when they differ from a fresh fit); profiles fit by the user (their CPU, a GPU, a Raspberry Pi measured with
+`nas measure` and brought back) live in the profile store, `$NAS_HOME/profiles`
 (default ~/.local/share/nas/profiles). A user profile of the same name overrides a shipped one.
 """
 

@@ -51,3 +51,21 @@ def test_missing_profile_says_how_to_make_one(nas_home):
         require_profile("cpu-torch")
     with pytest.raises(Exception, match="known:"):
         get_platform("nope")
+
+
+LEVELS = {"40M": ("shufflenet_v2_x0_5", "mobilenet_v2_x0_4", "shufflenet_v1_g3_x0_5", "xception_x0_5"),
+          "140M": ("shufflenet_v2_x1_0", "mobilenet_v2_x0_75", "shufflenet_v1_g3_x1_0", "xception_x1_0"),
+          "500M": ("shufflenet_v2_x2_0", "mobilenet_v2_x1_4", "shufflenet_v1_g3_x2_0", "xception_x2_0")}
+
+
+@pytest.mark.parametrize("level", sorted(LEVELS))
+def test_gpu_profile_agrees_with_the_papers_text(level):
+    """Section 4: on GPU ShuffleNet v2 is clearly faster than MobileNet v2, ShuffleNet v1 and Xception (at 500
+    MFLOPs by 58%, 63% and 25%), and MobileNet v1 is about as fast or faster. Not fit to: only the anchor is."""
+    prof = load_shipped_profile("gpu-1080ti")
+    v2, *others = (prof.estimate(reference_spec(n)).latency_ms for n in LEVELS[level])
+    assert all(o > 1.1 * v2 for o in others)
+    mobilenet_v1 = {"40M": "mobilenet_v1_x0_25", "140M": "mobilenet_v1_x0_5", "500M": "mobilenet_v1_x1_0"}[level]
+    assert prof.estimate(reference_spec(mobilenet_v1)).latency_ms < 1.1 * v2
+    if level == "500M":
+        assert [o / v2 for o in others] == pytest.approx([1.58, 1.63, 1.25], rel=0.15)
