@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Callable
 
 from experiments.config import ExperimentConfig, RunSettings, load_config
-from experiments.context import Context, ProgressFn, load_average, now_iso
+from experiments.context import Context, load_average
+from latency_models.timings import now_iso
+from search_space.progress import ProgressFn
 from experiments.outputs import ExperimentResult, write_outputs
 from experiments.target import default_out_dir, resolve_target
 from search_space.registry import Registry

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -14,6 +13,7 @@ from latency_models.measure import backend_for, measure_networks, resolve_platfo
 from latency_models.platform import PlatformError
 from latency_models.profiles import Profile, ProfileError, find_profile, get_platform, nas_home
 from latency_models.timings import TimingsMeta, TimingsWriter
+from search_space.progress import ProgressFn
 from search_space.references import reference_spec
 from search_space.space import SearchSpace
 
@@ -24,7 +24,6 @@ AUTO_SEED = 2018
 AUTO_REFERENCES = ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
                    "mobilenet_v2_x1_0", "shufflenet_v1_g3_x1_0", "xception_x1_0", "mobilenet_v1_x0_5")
 DRIFT_REFERENCE = "shufflenet_v2_x1_0"
-ProgressFn = Callable[[int, int, str], None]
 
 
 def timings_dir() -> Path:

@@ -25,13 +25,13 @@ from latency_models.stats import NOISE_CV_THRESHOLD, NOISE_RETRIES, Timing, leas
 from latency_models.timings import TimingRow, block_id, network_row, unit_row
 from search_space.blocks import Block, spatial_sizes
 from search_space.plan import plan
+from search_space.progress import ProgressFn
 from search_space.spec import ArchSpec, BaselineSpec
 
 NetSpec = ArchSpec | BaselineSpec
 #: Jobs between two timings of the drift reference inside a round.
 DRIFT_EVERY = 10
 #: progress(done, total, label): called before each measurement and once with done == total at the end.
-ProgressFn = Callable[[int, int, str], None]
 RowFn = Callable[[TimingRow], None]
 
 

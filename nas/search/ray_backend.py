@@ -12,16 +12,16 @@ import contextlib
 import os
 import sys
 import tempfile
-from typing import Any, Callable
+from typing import Any
 
 from nas.search.config import SearchConfig
 from nas.search.objective import CONSTRAINT, STATUS_PRUNED, Objective, SearchContext, suggest
 from nas.search.runner import feasible_startup_params
 from nas.search.study import create_or_resume, make_sampler
 from search_space.errors import UserError
+from search_space.progress import ProgressFn
 from search_space.space import Dim, SearchSpace
 
-ProgressFn = Callable[[int, int, str], None]
 METRIC = "accuracy"
 
 

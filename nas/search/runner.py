@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
-from typing import Any, Callable
+from typing import Any
 
 from nas.search.config import SearchConfig, SearchConfigError
 from nas.search.objective import Objective
 from nas.search.study import create_or_resume, make_sampler
+from search_space.progress import ProgressFn
 
 #: Trial states that count towards --trials (a rerun of the same command finishes what is left). Candidates
 #: rejected by the latency predictor cost nothing and do not count, up to MAX_DRAWS_PER_TRIAL draws per trial.
@@ -20,7 +21,6 @@ MAX_DRAWS_PER_TRIAL = 10
 #: rejection sampling the space with the predictor, so the sampler starts from points that can be trained.
 STARTUP_FEASIBLE = 8
 MAX_STARTUP_DRAWS = 20000
-ProgressFn = Callable[[int, int, str], None]
 
 
 def finished_trials(study: Any) -> int:

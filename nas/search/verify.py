@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from latency_models.measure import backend_for, measure_network
 from latency_models.platform import builtin_platforms
 from latency_models.profiles import get_platform
 from nas.search.results import ATTR_MEASURED, SearchResults
+from search_space.progress import ProgressFn
 from search_space.spec import spec_from_json
 
-ProgressFn = Callable[[int, int, str], None]
 
 
 def can_measure_here(platform_name: str) -> tuple[bool, str]:

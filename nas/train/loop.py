@@ -18,13 +18,14 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from search_space.spec import ArchSpec
+from search_space.progress import ProgressFn
 
 from nas.data.dataset import Dataset
 from nas.data.proxy import DEFAULT_RESOLUTION, ProxyData, ProxyTask, prepare_proxy
@@ -41,7 +42,6 @@ from nas.train.errors import DivergedError, TrainError
 from nas.train.recipe import Recipe
 from nas.train.setup import RunSetup
 
-ProgressFn = Callable[[int, int, str], None]
 VAL_FRACTION = 0.1
 CHANNELS = 3  # the search's proxy networks take 3 channels (gray images replicated)
 _SHUFFLE_STREAM, _AUGMENT_STREAM, _RECAL_STREAM = 11, 12, 13  # numpy streams [seed, stream(, epoch)]
