@@ -87,10 +87,6 @@ def main() -> None:
     elif find_profile("cpu") is None:
         print("no cpu profile yet: the search will measure this machine first (a few minutes)")
 
-    ref = reference_spec("shufflenet_v2_x1_0")
-    budget = measured_side_by_side({"ref": ref}, rounds=3)["ref"]
-    print(f"budget = measured latency of shufflenet_v2_x1_0 at 224x224 on cpu (ONNX Runtime): {budget:.3f} ms")
-
     storage = str(args.out / "search.db")
     search_file = args.out / "search.json"
     if search_file.exists():  # a rerun after an interruption keeps the finished search
@@ -98,6 +94,8 @@ def main() -> None:
         budget = res["budget_ms"]
         print(f"reusing the search in {search_file} (budget {budget:.3f} ms)")
     else:
+        budget = measured_side_by_side({"ref": reference_spec("shufflenet_v2_x1_0")}, rounds=3)["ref"]
+        print(f"budget = measured latency of shufflenet_v2_x1_0 at 224x224 on cpu (ONNX Runtime): {budget:.3f} ms")
         res = nas("search", "--platform", "cpu", "--budget", f"{budget:.4f}ms", "--trials", str(args.trials),
                   "--timeout", str(args.search_minutes * 60), "--train-examples", str(args.train_examples),
                   "--val-examples", str(args.val_examples), "--epochs", str(args.search_epochs),

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from experiments.config import ExperimentConfig, RunSettings
 from experiments.target import Target
-from latency_models.timings import TimingsMeta
+from latency_models.timings import TimingsMeta, now_iso
+from search_space.progress import ProgressFn
 
-ProgressFn = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -40,10 +39,6 @@ class Context:
                 f"median of its per-round medians.")
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def load_average() -> float | None:
     """The machine's 1-minute load average (None where the OS does not say): timings taken while other work
     runs are disturbed, so measured runs record it at their start and end."""
@@ -69,7 +64,7 @@ def run_meta(ctx: Context, **extra: Any) -> dict[str, Any]:
     return {"experiment": ctx.config.name, "title": ctx.config.title, "source": t.source,
             "platform": t.platform.name, "paper_device": t.paper_device, "config": ctx.config.to_dict(),
             "settings": settings, "machine": machine, "command": " ".join(["nas"] + sys.argv[1:]),
-            "started_at": ctx.started_at, "finished_at": now_iso(), "load_average_1min":
+            "started_at": ctx.started_at or now_iso(), "finished_at": now_iso(), "load_average_1min":
                 {"start": ctx.load_at_start, "end": load_average()}, **extra}
 
 

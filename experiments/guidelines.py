@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from experiments.compare import SPEED_NOTE, Verdict, comparison_markdown, summarize, verdict
 from experiments.config import ExperimentConfig, ExperimentError
-from experiments.context import Context, machine_line, now_iso, run_meta
+from experiments.context import Context, machine_line, run_meta
 from experiments.outputs import ExperimentResult, relative_speed_figure
 from experiments.target import PAPER_DEVICES, Target
 from experiments.timing import Item, run_items
@@ -97,13 +97,11 @@ def run(ctx: Context) -> ExperimentResult:
     """Build, time (or predict) and compare every configured row of Tables 1-4."""
     cfg = ctx.config
     items = build_items(cfg, ctx.target)
-    raw = run_items("guidelines", items, ctx.target, rounds=cfg.rounds, repeats=cfg.repeats, warmup=cfg.warmup,
-                    seed=ctx.settings.seed, progress=ctx.progress)
+    raw = run_items(ctx, items)
     summary = summarize(raw, items, ctx.target.paper_device)
     found = verdicts(summary, float(cfg.param("tolerance")))
     meta = run_meta(ctx, choices=dict(microbench.CHOICES))
-    meta["started_at"] = ctx.started_at or now_iso()
     fig = relative_speed_figure(summary, list(TABLES), f"G1-G4 on {ctx.target.platform.name} ({ctx.target.source}) "
                                 f"vs the paper", f"paper: {PAPER_DEVICES[ctx.target.paper_device]}",
-                                f"{ctx.target.platform.name} ({'measured' if ctx.target.measured else 'predicted'})")
+                                ctx.target.label)
     return ExperimentResult("guidelines", raw, summary, markdown(ctx, summary, found, meta), fig, found, meta)

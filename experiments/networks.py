@@ -154,8 +154,7 @@ def run(ctx: Context) -> ExperimentResult:
     """Time (or predict) every Table 8 network and rank-correlate FLOPs with latency."""
     cfg = ctx.config
     items = build_items(cfg, ctx.target)
-    raw = run_items("networks", items, ctx.target, rounds=cfg.rounds, repeats=cfg.repeats, warmup=cfg.warmup,
-                    seed=ctx.settings.seed, progress=ctx.progress)
+    raw = run_items(ctx, items)
     summary = summarize(raw, items, ctx.target.paper_device)
     rho = rank_correlations(summary)
     meta = run_meta(ctx, rank_correlations=rho.to_dict(orient="records"))

@@ -30,6 +30,11 @@ class Target:
         return self.profile is None
 
     @property
+    def label(self) -> str:
+        """The platform and whether its latencies are measured or predicted, for figure legends."""
+        return f"{self.platform.name} ({'measured' if self.measured else 'predicted'})"
+
+    @property
     def paper_device(self) -> str:
         """The paper's device ("arm" or "gpu-1080ti") whose channel counts and numbers this run uses."""
         p = self.platform

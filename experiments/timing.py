@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from experiments.context import Context
 from experiments.target import Target
 from latency_models.backends.torch_cpu import torch_threads
 from latency_models.features import feature_matrix
@@ -24,10 +25,10 @@ from latency_models.predictors.roofline import RooflinePredictor
 from latency_models.timings import now_iso
 from search_space.cost import cost
 from search_space.microbench import MicroSpec
+from search_space.progress import ProgressFn
 from search_space.spec import ArchSpec, BaselineSpec
 
 Spec = ArchSpec | BaselineSpec | MicroSpec
-ProgressFn = Callable[[int, int, str], None]
 
 #: Columns of the raw measurement table, in order (one row per configuration and round).
 RAW_COLUMNS = ("experiment", "table", "group", "config", "position", "round", "order", "source", "platform",
@@ -144,13 +145,14 @@ def predict_items(experiment: str, items: Sequence[Item], target: Target, batch_
     return pd.DataFrame(rows, columns=list(RAW_COLUMNS))
 
 
-def run_items(experiment: str, items: Sequence[Item], target: Target, *, rounds: int, repeats: int | None,
-              warmup: int | None, seed: int = 0, progress: ProgressFn | None = None) -> pd.DataFrame:
-    """Measured rows on a local platform; otherwise the profile's predictions at the paper's batch of each row
-    (whole networks at the platform's batch), the setting the published profiles were fit on."""
+def run_items(ctx: Context, items: Sequence[Item]) -> pd.DataFrame:
+    """The context's experiment over `items`: measured rows (its config's rounds, repeats, warm-up) on a local
+    platform; otherwise the profile's predictions at the paper's batch of each row (whole networks at the
+    platform's batch), the setting the published profiles were fit on."""
+    cfg, target, experiment = ctx.config, ctx.target, ctx.config.name
     if target.measured:
-        return measure_items(experiment, items, target, rounds=rounds, repeats=repeats, warmup=warmup, seed=seed,
-                             progress=progress)
+        return measure_items(experiment, items, target, rounds=cfg.rounds, repeats=cfg.repeats, warmup=cfg.warmup,
+                             seed=ctx.settings.seed, progress=ctx.progress)
     return predict_items(experiment, items, target,
                          lambda i: target.platform.batch if i.whole else i.paper_batch)
 

@@ -89,12 +89,11 @@ def run(ctx: Context) -> ExperimentResult:
     """Time (or predict) the four unit stacks in every configured column and compare with the paper."""
     cfg = ctx.config
     items = build_items(cfg, ctx.target)
-    raw = run_items("units", items, ctx.target, rounds=cfg.rounds, repeats=cfg.repeats, warmup=cfg.warmup,
-                    seed=ctx.settings.seed, progress=ctx.progress)
+    raw = run_items(ctx, items)
     summary = summarize(raw, items, ctx.target.paper_device)
     found = verdicts(summary, float(cfg.param("tolerance")))
     meta = run_meta(ctx, choices={"units": microbench.CHOICES["units"], "common": microbench.CHOICES["common"]})
     fig = relative_speed_figure(summary, [TABLE], f"Unit stacks on {ctx.target.platform.name} ({ctx.target.source}) "
                                 f"vs the paper", f"paper: {PAPER_DEVICES[ctx.target.paper_device]}",
-                                f"{ctx.target.platform.name} ({'measured' if ctx.target.measured else 'predicted'})")
+                                ctx.target.label)
     return ExperimentResult("units", raw, summary, markdown(ctx, summary, found, meta), fig, found, meta)
