@@ -26,7 +26,7 @@ def dashboard(
     interval: float = typer.Option(3.0, "--interval", help="Seconds between polls of the storage."),
 ) -> None:
     """Serve a local dashboard of a search: Pareto front, hypervolume, trials, architectures, latency by stage."""
-    from nas.dashboard.app import LOOPBACK, DashboardError, make_app, require_dash, serve, start_source
+    from nas.views.dashboard.app import LOOPBACK, DashboardError, make_app, require_dash, serve, start_source
 
     require_dash()
     if not 0 < port < 65536:
@@ -58,9 +58,9 @@ def report(
     json_out: bool = typer.Option(False, "--json", help="Print what was written as one JSON object."),
 ) -> None:
     """Write one self-contained HTML report of a study: Pareto front, hypervolume, trials, the best network."""
-    from nas.dashboard.app import require_dash
-    from nas.dashboard.data import load_study_data
-    from nas.dashboard.report import write_report
+    from nas.views.dashboard.app import require_dash
+    from nas.views.dashboard.data import load_study_data
+    from nas.views.dashboard.report import write_report
 
     require_dash()
     _quiet_optuna()

@@ -1,5 +1,5 @@
 """`nas export (--trial N | --best | --arch NAME|SPEC.json | --weights DIR/final.pt) --format F`: a found network as
-ONNX / TorchScript / state dict with its spec and metadata (layout: nas/export/export.py)."""
+ONNX / TorchScript / state dict with its spec and metadata (layout: nas/views/export/export.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def select_source(storage: Optional[str], study: Optional[str], trial: Optional[
                   arch: Optional[str], resolution: Optional[int] = None, classes: Optional[int] = None,
                   platform: Optional[str] = None) -> Any:
     """The Source chosen by exactly one of --trial, --best and --arch (None when none of them is given)."""
-    from nas.export.source import source_from_arch, source_from_study
+    from nas.views.source import source_from_arch, source_from_study
 
     chosen = [name for name, on in (("--trial", trial is not None), ("--best", best), ("--arch", arch is not None))
               if on]
@@ -59,9 +59,9 @@ def export(
 ) -> None:
     """Export a found network (inference form) with its ArchSpec JSON and metadata; the export is checked by
     loading it back (ONNX in ONNX Runtime at batch 1 and 3) and refused if its outputs differ from PyTorch's."""
-    from nas.export.export import export_network
-    from nas.export.load import FORMATS
-    from nas.train.checkpoint import load_weights
+    from nas.views.export.export import export_network
+    from nas.views.export.load import FORMATS
+    from nas.views.train.checkpoint import load_weights
 
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown {fmt!r} (known: {', '.join(FORMATS)})")
@@ -77,7 +77,7 @@ def export(
         if platform is not None and source.latency is None:
             from dataclasses import replace
 
-            from nas.export.source import profile_latency
+            from nas.views.source import profile_latency
 
             source = replace(source, latency=profile_latency(source.spec, platform))
     elif platform is not None and arch is None:

@@ -49,7 +49,7 @@ def train(
     """Train the found network from scratch (SGD + cosine, label smoothing, light augmentation) at the search's
     proxy input with the proxy network's body; checkpoint every epoch; final test accuracy; then `nas export
     --weights DIR/final.pt`."""
-    from nas.train import Recipe, plan_run, prepare_out_dir, resume_run, train_network
+    from nas.views.train import Recipe, plan_run, prepare_out_dir, resume_run, train_network
 
     out_dir = Path(out).expanduser().absolute()
     if threads is not None and threads < 1:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from nas.cli.main import main
-from tests.nas.dashboard.synthetic import make_study
-from tests.nas.dashboard.test_data import sha
+from tests.nas.views.dashboard.synthetic import make_study
+from tests.nas.views.dashboard.test_data import sha
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from nas.cli.main import main
-from nas.export import load_exported
-from tests.nas.export.helpers import (BUDGET_MS, sha, study_db, tiny_spec, trained_dir,  # noqa: F401 - fixtures
+from nas.views.export import load_exported
+from tests.nas.views.export.helpers import (BUDGET_MS, sha, study_db, tiny_spec, trained_dir,  # noqa: F401 - fixtures
                                       write_spec)
 
 

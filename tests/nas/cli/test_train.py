@@ -7,8 +7,8 @@ import json
 import pytest
 
 from nas.cli.main import main
-from nas.train import prepare_data, prepare_out_dir, train_network
-from tests.nas.export.helpers import sha, study_db, tiny_setup, write_spec  # noqa: F401 - study_db is a fixture
+from nas.views.train import prepare_data, prepare_out_dir, train_network
+from tests.nas.views.export.helpers import sha, study_db, tiny_setup, write_spec  # noqa: F401 - study_db is a fixture
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -72,7 +72,7 @@ def test_resume_from_the_cli_and_options_that_differ(tiny_idx_dir, tmp_path, cap
 
 
 def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tiny_idx_dir, tmp_path, capsys, nas_home, monkeypatch):
-    import nas.train as train_pkg
+    import nas.views.train as train_pkg
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -1,0 +1,190 @@
+"""Export a found network in its inference form as ONNX, TorchScript or a PyTorch state dict, checked on the way.
+
+Output layout (one folder per export, written under a temporary name and renamed into place only after the checks
+pass, so a refused or interrupted export leaves nothing half-written and never touches an existing folder unless
+`force`):
+
+    PATH/model.onnx | model.ts | model.pt   the network (inference form; ONNX with a free batch dimension)
+    PATH/spec.json                          ArchSpec JSON of exactly that network (`nas arch show PATH/spec.json`)
+    PATH/metadata.json                      source, latency, accuracy, preprocessing, cost, checks, versions
+
+Without trained weights the network carries its seeded initial weights (metadata: "untrained"). With weights from
+`nas train` it is the trained network: the searched body at the training input (the proxy input unless trained
+with --resolution equal to the deployment input); metadata then gives the searched network's latency and, when the
+platform has a profile, the exported network's predicted latency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from search_space.build import build_model
+from search_space.modules import to_inference
+from search_space.spec import NetSpec
+
+from nas.views.export.check import CheckResult, compare
+from nas.views.export.errors import ExportError
+from nas.views.export.load import FORMATS, METADATA_FILE, MODEL_FILES, SPEC_FILE, load_exported, save_state_dict
+from nas.views.export.metadata import build_metadata
+from nas.views.train.checkpoint import TrainedWeights, save_json
+from nas.views.source import LatencyRecord, Source, profile_latency
+
+
+TRACE_BATCH = 2  # torch.export specialises a dimension of size 1; tracing at 2 keeps the batch free
+RUNTIMES = {"onnx": "ONNX Runtime", "torchscript": "TorchScript (torch.jit.load)",
+            "pytorch": "state dict (nas.views.export.load_exported)"}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A written export: its folder, model file, the metadata written and the checks that passed."""
+
+    out_dir: Path
+    model_path: Path
+    metadata: dict[str, Any]
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def spec_path(self) -> Path:
+        return self.out_dir / SPEC_FILE
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.out_dir / METADATA_FILE
+
+
+def network_of(source: Source, weights: TrainedWeights | None, seed: int = 0) -> nn.Module:
+    """The inference-form module to export: the trained network of `weights`, else `source.spec` seeded."""
+    if weights is None:
+        return build_model(source.spec, form="inference", seed=seed)
+    if weights.setup.source.spec.arch_id != source.spec.arch_id:
+        raise ExportError(f"weights {weights.path} were trained for architecture {weights.setup.source.spec.arch_id}, "
+                          f"not {source.spec.arch_id} ({source.origin.describe()})")
+    model = build_model(weights.spec, form="train", seed=0)
+    try:
+        model.load_state_dict(weights.state_dict, strict=True)
+    except RuntimeError as exc:
+        raise ExportError(f"weights {weights.path} do not fit their network ({str(exc).splitlines()[0]})") from None
+    return to_inference(model.eval())
+
+
+def _write_model(model: nn.Module, fmt: str, path: Path, exporter: str) -> dict[str, Any]:
+    """Write the model file; returns format details for the metadata (ONNX opset and exporter)."""
+    spec: NetSpec = model.spec
+    x = torch.randn(TRACE_BATCH, spec.in_channels, spec.resolution, spec.resolution,
+                    generator=torch.Generator().manual_seed(0))
+    if fmt == "onnx":
+        from latency_models.backends.onnx_export import OPSET
+        from latency_models.backends.onnx_export import ExportError as OnnxExportError
+        from latency_models.backends.onnx_export import export_onnx
+
+        try:
+            used = export_onnx(model, x, path, exporter=exporter, dynamic_batch=True)
+        except OnnxExportError as exc:
+            raise ExportError(f"ONNX export failed: {exc}") from None
+        return {"onnx_opset": OPSET, "onnx_exporter": used, "dynamic_batch": True}
+    if fmt == "torchscript":
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(model.eval(), x, check_trace=False)
+        except Exception as exc:  # noqa: BLE001 - an op TorchScript cannot trace
+            raise ExportError(f"TorchScript export failed: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
+        traced.save(str(path))
+        return {"torchscript": "torch.jit.trace at batch 2 (the batch dimension stays free)"}
+    save_state_dict(model, path)
+    return {"state_dict": "spec JSON + inference-form state dict; load with nas.views.export.load_exported"}
+
+
+def _check(model: nn.Module, fmt: str, path: Path) -> CheckResult:
+    spec: NetSpec = model.spec
+    loaded = load_exported(path, threads=torch.get_num_threads())
+    result = compare(model, loaded, (spec.in_channels, spec.resolution, spec.resolution), RUNTIMES[fmt])
+    if fmt == "onnx" and result.passed and not isinstance(loaded.input_shape[0], str):  # type: ignore[union-attr]
+        return CheckResult(result.runtime, result.batches, result.max_abs_diff, result.output_scale,
+                           result.abs_tolerance, result.rel_tolerance, False, "the ONNX batch dimension is fixed")
+    return result
+
+
+def _staging_dir(out: Path) -> Path:
+    """A new empty sibling folder of `out` to write into; ExportError when the place is not writable."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        return tmp
+    except OSError as exc:
+        raise ExportError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+
+
+def _check_target(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is a file; give a folder path")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ExportError(f"--out {out} exists and is not empty; pass --force to replace it or choose another path")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def exported_latency(source: Source, spec: NetSpec) -> LatencyRecord | None:
+    """Predicted latency of the exported network on the source's platform when it is not the searched network."""
+    if source.latency is None or spec.arch_id == source.spec.arch_id:
+        return source.latency
+    try:
+        return profile_latency(spec, source.latency.platform, source.latency.predictor)
+    except Exception:  # noqa: BLE001 - a platform unknown on this machine, a predictor not in the profile
+        return None
+
+
+def export_network(source: Source, fmt: str, out: str | Path, weights: TrainedWeights | None = None, seed: int = 0,
+                   force: bool = False, exporter: str = "auto") -> ExportResult:
+    """Export `source`'s network (trained with `weights` when given) as `fmt` into the folder `out` (layout above).
+
+    The model file is loaded back (ONNX in ONNX Runtime, TorchScript with torch.jit.load, the state dict with
+    load_exported) and compared with PyTorch at batch 1 and 3; ExportError (nothing written) when that fails.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"--format: unknown {fmt!r} (known: {', '.join(FORMATS)})")
+    out = Path(out).expanduser().absolute()
+    _check_target(out, force)
+    model = network_of(source, weights, seed)
+    spec: NetSpec = model.spec
+    tmp = _staging_dir(out)
+    try:
+        model_path = tmp / MODEL_FILES[fmt]
+        details = _write_model(model, fmt, model_path, exporter)
+        check = _check(model, fmt, model_path)
+        if not check.passed:
+            raise ExportError(f"export refused: {check.describe()}; nothing written")
+        (tmp / SPEC_FILE).write_text(spec.to_json(indent=2) + "\n")
+        meta = build_metadata(source=source, spec=spec, fmt=fmt, model_file=MODEL_FILES[fmt], weights=weights,
+                              seed=seed, checks=[check], exported_latency=exported_latency(source, spec),
+                              extra_model=details)
+
+        save_json(meta, tmp / METADATA_FILE)
+        _move_into_place(tmp, out)
+    except OSError as exc:
+        raise ExportError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(out, out / MODEL_FILES[fmt], meta, (check,))
