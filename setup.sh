@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES="dataset-fashion-mnist chromium chromium-driver"
+APT_PACKAGES="dataset-fashion-mnist chromium chromium-driver postgresql"
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"

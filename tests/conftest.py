@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.infra.fixtures import postgres_server  # noqa: F401  (a real PostgreSQL server, for storage tests)
+
 
 def write_idx(path: Path, array: np.ndarray) -> None:
     """Gzipped IDX file (the Fashion-MNIST format) of a uint8 array."""

@@ -1,5 +1,7 @@
 """`nas export (--trial N | --best | --arch NAME|SPEC.json | --weights DIR/final.pt) --format F`: a found network as
-ONNX / TorchScript / state dict with its spec and metadata (layout: nas/views/export/export.py)."""
+ONNX / TorchScript / state dict with its spec and metadata (layouts: nas/views/export/export.py): `--out DIR`
+writes DIR/model.onnx, DIR/spec.json, DIR/metadata.json; `--out m.onnx` (the format's own suffix: .onnx, .ts, .pt)
+writes m.onnx with m.spec.json and m.metadata.json beside it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import typer
 from nas.cli.common import console, emit_json, load_net
 from search_space.errors import UserError
 
-FORMAT_HELP = "onnx (checked in ONNX Runtime), torchscript (model.ts) or pytorch (state dict + spec, model.pt)."
+FORMAT_HELP = "onnx (.onnx, checked in ONNX Runtime), torchscript (.ts) or pytorch (state dict + spec, .pt)."
+OUT_HELP = ("Output folder (default ./export-<arch_id>-<format>), or the model file itself when the path ends in the "
+            "format's suffix (.onnx, .ts, .pt): m.onnx, with m.spec.json and m.metadata.json beside it.")
 
 
 def select_source(storage: Optional[str], study: Optional[str], trial: Optional[int], best: bool,
@@ -44,11 +48,12 @@ def export(
     weights: Optional[str] = typer.Option(None, "--weights", help="Trained weights from `nas train` (DIR/final.pt, "
                                           "a checkpoint, or DIR); alone, the network they were trained for."),
     fmt: str = typer.Option(..., "--format", "-f", help=FORMAT_HELP),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (default ./export-<arch_id>-<format>)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help=OUT_HELP),
     storage: Optional[str] = typer.Option(None, "--storage", help="Study storage (default ./nas-studies.db); opened "
                                           "read-only."),
     study: Optional[str] = typer.Option(None, "--study", help="Study name (default: the only study in the storage)."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder, or an existing model file "
+                               "(and its spec / metadata files)."),
     platform: Optional[str] = typer.Option(None, "--platform", "-p", help="With --arch: predict the latency with this "
                                            "platform's profile."),
     resolution: Optional[int] = typer.Option(None, "--resolution", "-r", help="With --arch: input size (px)."),
@@ -83,11 +88,12 @@ def export(
     elif platform is not None and arch is None:
         raise UserError("--platform applies to --arch exports (a study's latency is for its own platform)")
     label = trained.spec.arch_id if trained is not None else source.spec.arch_id
-    target = Path(out) if out else Path(f"export-{label}-{fmt}")
+    target = out if out else f"export-{label}-{fmt}"  # a str: a trailing "/" keeps --out m.onnx/ a folder
     result = export_network(source, fmt, target, weights=trained, seed=seed, force=force, exporter=onnx_exporter)
     if json_out:
-        emit_json({"out": str(result.out_dir), "model": str(result.model_path), "spec": str(result.spec_path),
-                   "metadata_file": str(result.metadata_path), "metadata": result.metadata})
+        emit_json({"out": str(result.out), "layout": result.layout, "model": str(result.model_path),
+                   "spec": str(result.spec_path), "metadata_file": str(result.metadata_path),
+                   "metadata": result.metadata})
         return
     print_export(result)
 
@@ -97,8 +103,12 @@ def print_export(result: Any) -> None:
     out = console()
     m = result.metadata
     src = m["source"]
-    out.print(f"exported {src['description']} as {m['format']} to {result.out_dir}/ "
-              f"({Path(result.model_path).name}, spec.json, metadata.json)")
+    names = ", ".join(Path(p).name for p in (result.spec_path, result.metadata_path))
+    if result.layout == "file":
+        out.print(f"exported {src['description']} as {m['format']} to {result.model_path} ({names} beside it)")
+    else:
+        out.print(f"exported {src['description']} as {m['format']} to {result.out_dir}/ "
+                  f"({Path(result.model_path).name}, {names})")
     shape = "x".join(str(d) for d in m["model"]["input"]["shape"])
     out.print(f"network {m['model']['arch_id']}: input {shape}, {m['cost']['flops_m']:.1f} MFLOPs, "
               f"{m['cost']['params_m']:.2f} M params; weights {m['weights']['status']}")

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Optional
 
 import typer
 from rich.table import Table
 
-from latency_models.autoprofile import ensure_profile
-from latency_models.profiles import get_platform
 from nas.cli.common import ProgressBar, console, emit_json
+from nas.evaluators import evaluator_label
+from nas.search.api import Hooks, search as run_search
 from nas.search.budget import parse_budget
 from nas.search.config import DEFAULT_TIMEOUT_S, DEFAULT_TRIALS, SearchConfig, default_workers
-from nas.search.results import Candidate, SearchResults, load_results
-from nas.search.storage import display_storage, storage_url
+from nas.search.record import TrialRecord
+from nas.search.results import SearchResults
 from search_space.errors import UserError
 
 
-def candidate_json(c: Candidate) -> dict[str, Any]:
-    return {"trial": c.number, "arch_id": c.arch_id, "accuracy": c.accuracy, "accuracy_metric": c.accuracy_metric,
-            "latency_ms": c.latency_ms, "latency_kind": c.latency_kind, "predicted_ms": c.predicted_ms,
-            "measured_ms": c.measured_ms, "platform": c.platform, "runtime": c.runtime,
-            "predictor_error_rmspe": c.predictor_error_rmspe, "flops_m": c.flops_m, "params_m": c.params_m,
-            "within_budget": c.feasible, "spec": c.to_dict()["spec"]}
+def _metric_label(r: TrialRecord) -> str:
+    return evaluator_label(r.evaluation.evaluator) if r.evaluation else "not evaluated"
+
+
+def candidate_json(r: TrialRecord) -> dict[str, Any]:
+    lat = r.latency
+    return {"trial": r.number, "arch_id": r.arch_id, "accuracy": r.value, "accuracy_metric": _metric_label(r),
+            "evaluator": r.evaluation.evaluator if r.evaluation else None,
+            "fidelity": {"epochs": r.evaluation.epochs, "train_examples": r.evaluation.train_examples}
+            if r.evaluation else None,
+            "latency_ms": lat.latency_ms, "latency_kind": lat.kind, "predicted_ms": r.predicted.latency_ms,
+            "measured_ms": r.measured.latency_ms if r.measured else None, "platform": lat.platform,
+            "runtime": lat.runtime, "predictor_error_rmspe": r.predicted.error_rmspe, "flops_m": r.cost.flops_m,
+            "params_m": r.cost.params_m, "within_budget": r.within_budget, "spec": r.net_spec().to_dict()}
+
+
+def trial_json(r: TrialRecord) -> dict[str, Any]:
+    """One trial of `candidates`: every trial of the study, whatever its status."""
+    return {"trial": r.number, "arch_id": r.arch_id, "status": r.status, "accuracy": r.value,
+            "latency_ms": r.latency_ms, "latency_kind": r.latency.kind, "decided_by": r.decided_by,
+            "backend": r.backend}
 
 
 def results_json(res: SearchResults) -> dict[str, Any]:
@@ -31,19 +47,30 @@ def results_json(res: SearchResults) -> dict[str, Any]:
             "objective": cfg.objective, "backend": cfg.backend, "evaluator": cfg.evaluator, "dataset": cfg.dataset,
             "deployment_resolution": cfg.resolution, "proxy_resolution": cfg.proxy_resolution,
             "trials": res.counts, "best": candidate_json(res.best) if res.best else None,
-            "pareto": [candidate_json(c) for c in res.pareto]}
+            "pareto": [candidate_json(c) for c in res.pareto], "candidates": [trial_json(r) for r in res.records]}
 
 
-def _latency_text(c: Candidate) -> str:
-    if c.latency_kind == "measured":
-        return f"{c.latency_ms:.2f} ms measured (predicted {c.predicted_ms:.2f})"
-    err = f", ±{c.predictor_error_rmspe * 100:.0f}%" if c.predictor_error_rmspe is not None else ""
-    return f"{c.latency_ms:.2f} ms predicted{err}"
+def latency_text(r: TrialRecord) -> str:
+    if r.measured is not None:
+        return f"{r.latency_ms:.2f} ms measured (predicted {r.predicted.latency_ms:.2f})"
+    err = f", ±{r.predicted.error_rmspe * 100:.0f}%" if r.predicted.error_rmspe is not None else ""
+    return f"{r.latency_ms:.2f} ms predicted{err}"
 
 
-def _value_text(c: Candidate) -> str:
-    """An accuracy as 0.8123, a zero-cost score in scientific notation."""
-    return f"{c.accuracy:.4f}" if 0.0 <= c.accuracy <= 1.0 else f"{c.accuracy:.3e}"
+def value_text(value: float | None) -> str:
+    """An accuracy as 0.8123, a zero-cost score in scientific notation, '-' without one."""
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if 0.0 <= value <= 1.0 else f"{value:.3e}"
+
+
+def trial_line(r: TrialRecord) -> str:
+    """One plain line per finished trial (for logs): number, status, accuracy, latency with its kind."""
+    extra = f" ({r.failure})" if r.failure else (f" at step {r.pruned_at[0]}" if r.pruned_at else "")
+    value = r.value if r.value is not None else (r.pruned_at[1] if r.pruned_at else None)
+    word = "score" if r.evaluation is not None and r.evaluation.accuracy is None else "accuracy"
+    return (f"trial {r.number}: {r.status}{extra}, {word} {value_text(value)}, latency {latency_text(r)} on "
+            f"{r.latency.platform} ({r.latency.runtime})")
 
 
 def print_results(res: SearchResults, storage_arg: str | None) -> None:
@@ -53,25 +80,24 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
     out.print(f"study {res.study}: {counts}")
     table = Table(title=f"Pareto front: accuracy vs latency on {cfg.platform} (budget {cfg.budget_ms:g} ms)",
                   box=None, pad_edge=False)
-    metric = "accuracy" if all(0.0 <= c.accuracy <= 1.0 for c in res.pareto) else "score"
+    metric = "accuracy" if all(0.0 <= (c.value or 0.0) <= 1.0 for c in res.pareto) else "score"
     for col in ("trial", "arch_id", metric, "latency", "MFLOPs", "params M", "budget"):
         table.add_column(col, justify="left" if col in ("arch_id",) else "right")
     for c in res.pareto:
-        table.add_row(str(c.number), c.arch_id, _value_text(c), _latency_text(c), f"{c.flops_m:.1f}",
-                      f"{c.params_m:.2f}", "ok" if c.feasible else "over")
+        table.add_row(str(c.number), c.arch_id, value_text(c.value), latency_text(c), f"{c.cost.flops_m:.1f}",
+                      f"{c.cost.params_m:.2f}", "ok" if c.within_budget else "over")
     out.print(table)
     if res.pareto:
-        out.print(f"accuracy: {res.pareto[0].accuracy_metric} on {cfg.dataset} at {cfg.proxy_resolution}px "
-                  f"(proxy task); latency: {cfg.resolution}x{cfg.resolution} input, one forward pass of the "
-                  f"platform's batch")
-    metric = "accuracy" if res.best is None or 0.0 <= res.best.accuracy <= 1.0 else "score"
+        out.print(f"accuracy: {_metric_label(res.pareto[0])} on {cfg.dataset} at {cfg.proxy_resolution}px "
+                  f"(proxy task, evaluator {cfg.evaluator}); latency: {cfg.resolution}x{cfg.resolution} input, one "
+                  f"forward pass of the platform's batch")
     if res.best is None:
         out.print(f"[bold]no evaluated architecture is within {cfg.budget_ms:g} ms[/bold] yet; run more trials or "
                   f"raise the budget")
     else:
         b = res.best
         out.print(f"[bold]best within {cfg.budget_ms:g} ms[/bold]: {b.arch_id} (trial {b.number}), {metric} "
-                  f"{_value_text(b)}, latency {_latency_text(b)} on {b.platform} ({b.runtime})")
+                  f"{value_text(b.value)}, latency {latency_text(b)} on {b.latency.platform} ({b.latency.runtime})")
     st = f" --storage {storage_arg}" if storage_arg else ""
     out.print(f"study stored in {res.storage} (study name {res.study!r})")
     out.print(f"next: nas dashboard{st} --study {res.study}")
@@ -81,7 +107,8 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
 def search(
     platform: str = typer.Option(..., "--platform", "-p", help="Target platform (cpu, arm, gpu-1080ti, gpu, ...)."),
     budget: str = typer.Option(..., "--budget", "-b", help="Latency budget: 20ms, 20 ms, 0.02s, 20000us."),
-    trials: int = typer.Option(DEFAULT_TRIALS, "--trials", "-n", help="Trials in the study (a rerun continues it)."),
+    trials: int = typer.Option(DEFAULT_TRIALS, "--trials", "-n", help="Finished trials in the study (a rerun "
+                               "continues it; rejected and interrupted trials do not count)."),
     timeout: Optional[float] = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds after which no new "
                                             "trial starts (0: no limit)."),
     evaluator: str = typer.Option("train", "--evaluator", help="Accuracy estimate: train (short proxy training), "
@@ -106,54 +133,34 @@ def search(
     train_examples: int = typer.Option(4000, "--train-examples", help="Training images per trial (proxy task)."),
     val_examples: int = typer.Option(1000, "--val-examples", help="Validation images (proxy task)."),
     epochs: int = typer.Option(1, "--epochs", help="Epochs of proxy training per trial."),
-    pruner: str = typer.Option("median", "--pruner", help="median, halving, hyperband or none."),
+    pruner: Optional[str] = typer.Option(None, "--pruner", help="median (default), halving, hyperband or none; "
+                                         "with --backend ray the Tune scheduler of the same rule (ASHA for "
+                                         "halving). Not with --objective pareto."),
     predictor: Optional[str] = typer.Option(None, "--predictor", help="Latency predictor (default: the profile's)."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Measure the Pareto members on the device when "
                                 "the platform is measurable here."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no per-trial lines."),
 ) -> None:
     """Search the space for the most accurate network within the latency budget on the platform."""
-    from nas.search.ray_backend import run_ray
-    from nas.search.runner import run_optuna
-    from nas.search.study import load_study
-    from nas.search.verify import verify_pareto
-
-    budget_ms = parse_budget(budget)
     if seed < 0:
         raise UserError(f"bad --seed {seed}: must be a non-negative integer")
-    config = SearchConfig(platform=platform, budget_ms=budget_ms, objective=objective, sampler=sampler,
+    config = SearchConfig(platform=platform, budget_ms=parse_budget(budget), objective=objective, sampler=sampler,
                           evaluator=evaluator, dataset=dataset, resolution=resolution,
                           proxy_resolution=proxy_resolution, train_examples=train_examples,
                           val_examples=val_examples, trials=trials, timeout_s=timeout or None, seed=seed,
                           workers=workers, backend=backend, ray_address=ray_address, pruner=pruner,
                           predictor=predictor, epochs=epochs)
-    from nas.evaluators import evaluator_names
+    bars = not json_out and not quiet and sys.stderr.isatty()
+    lines = not json_out and not quiet and not sys.stdout.isatty()
 
-    if evaluator not in evaluator_names():
-        raise UserError(f"--evaluator: unknown {evaluator!r} (known: {', '.join(evaluator_names())})")
-    get_platform(platform)  # unknown platform: one line listing the known ones
-    with ProgressBar(enabled=not json_out, description=f"measuring {platform} (first use)") as bar:
-        profile = ensure_profile(platform, progress=bar)
-    if predictor is not None:
-        profile.predictor(predictor)
-    name = study_name or config.default_study_name()
-    url = storage_url(storage)
-    extra = {"platform": profile.platform.to_dict(), "profile_evaluation": profile.evaluation,
-             "profile_method": profile.evaluation_method, "profile_provenance_source": profile.provenance.get("source")}
-    from nas.search.objective import SearchContext
+    def line(rec: TrialRecord) -> None:
+        print(trial_line(rec), flush=True)
 
-    ctx = SearchContext(config)
-    extra["proxy_task"] = ctx.data.task.to_dict()
-    extra["num_classes"] = ctx.dataset.num_classes
-    run = run_ray if backend == "ray" else run_optuna
-    with ProgressBar(enabled=not json_out, description="searching") as bar:
-        run(config, url, name, extra_attrs=extra, progress=bar)
-    study = load_study(url, name, writable=True)
-    res = load_results(study, display_storage(storage))
-    if verify:
-        with ProgressBar(enabled=not json_out, description="measuring") as bar:
-            verify_pareto(study, res, progress=bar)
-        res = load_results(load_study(url, name), display_storage(storage))
+    with ProgressBar(enabled=bars, description="searching") as bar:  # one bar; each stage sets its label
+        res = run_search(config, storage, study_name, verify=verify,
+                         hooks=Hooks(profile_progress=bar, on_trial=line if lines else None, progress=bar,
+                                     measure_progress=bar))
     if json_out:
         emit_json(results_json(res))
     else:

@@ -4,14 +4,15 @@ from nas.evaluators.base import (ConfigError, EvalResult, EvaluationError, Evalu
                                  torch_threads)
 from nas.evaluators.proxy_net import (MIN_PROXY_FINAL_PX, build_proxy_model, final_feature_px, proxy_spec,
                                       proxy_stem)
-from nas.evaluators.registry import DEFAULT_EVALUATOR, default_evaluators, evaluator_names, make_evaluator
+from nas.evaluators.registry import (DEFAULT_EVALUATOR, default_evaluators, evaluator_label, evaluator_names,
+                                     make_evaluator, search_evaluator)
 from nas.evaluators.training import RECOMMENDED_PROXY, TrainingConfig, TrainingEvaluator
 from nas.evaluators.zero_cost import NaswotEvaluator, SynflowEvaluator, ZeroCostConfig, naswot_score, synflow_score
 
 __all__ = [
     "ConfigError", "DEFAULT_EVALUATOR", "EvalResult", "EvaluationError", "Evaluator", "MIN_PROXY_FINAL_PX",
     "NaswotEvaluator", "Pruned", "RECOMMENDED_PROXY", "Report", "SynflowEvaluator", "TrainingConfig",
-    "TrainingEvaluator", "ZeroCostConfig", "build_proxy_model", "default_evaluators", "evaluator_names",
-    "final_feature_px", "make_evaluator", "naswot_score", "params_m", "proxy_spec", "proxy_stem", "synflow_score",
-    "torch_threads",
+    "TrainingEvaluator", "ZeroCostConfig", "build_proxy_model", "default_evaluators", "evaluator_label",
+    "evaluator_names", "final_feature_px", "make_evaluator", "naswot_score", "params_m", "proxy_spec", "proxy_stem",
+    "search_evaluator", "synflow_score", "torch_threads",
 ]

@@ -26,8 +26,6 @@ from nas.data.proxy import ProxyData
 #: `report(step, value) -> should_prune`: called with intermediate validation values; True stops the trial.
 Report = Callable[[int, float], bool]
 
-KINDS = ("trained", "zero-cost proxy")
-
 
 class EvaluationError(RuntimeError):
     """The evaluation broke down numerically (NaN/inf loss or score); `step` says where (None if not a step)."""
@@ -61,7 +59,8 @@ class EvalResult:
     wall clock of the whole evaluation (build, training, validation, or scoring), `history`: (step, value) of every
     validation (intermediate and final), `params_m`: parameters of the evaluated (proxy) network in millions,
     `proxy_arch_id`: the arch_id of that network (see nas.evaluators.proxy_net.proxy_spec), `train_loss`: mean
-    training loss over the steps after the previous validation (trained evaluators only).
+    training loss over the steps after the previous validation (trained evaluators only), `train_examples`: images
+    of the training split it saw (with `epochs`, the fidelity of the score; 0 for zero-cost proxies).
     """
 
     evaluator: str
@@ -77,10 +76,11 @@ class EvalResult:
     params_m: float
     proxy_arch_id: str
     train_loss: float | None = None
+    train_examples: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind {self.kind!r} not one of {KINDS}")
+        if not self.kind or not isinstance(self.kind, str):
+            raise ValueError(f"kind must be a non-empty string, got {self.kind!r}")
         if self.accuracy is not None and not 0.0 <= self.accuracy <= 1.0:
             raise ValueError(f"accuracy {self.accuracy} outside [0, 1]")
         object.__setattr__(self, "history", tuple((int(s), float(v)) for s, v in self.history))
@@ -111,7 +111,14 @@ class Evaluator(ABC):
     name: ClassVar[str]
     kind: ClassVar[str]
     metric: ClassVar[str]
+    #: What the value means to a reader, e.g. "validation accuracy after short proxy training".
+    label: ClassVar[str]
     config: Any
+
+    @classmethod
+    def for_search(cls, *, threads: int, epochs: int) -> "Evaluator":
+        """The evaluator as a search runs it: `threads` torch threads per trial; `epochs` is for trained ones."""
+        return cls(threads=threads)  # type: ignore[call-arg]
 
     @abstractmethod
     def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:

@@ -34,3 +34,16 @@ def make_evaluator(name: str = DEFAULT_EVALUATOR, config: Any = None,
     """
     factory = (registry if registry is not None else default_evaluators()).get(name)
     return factory(config, **overrides)
+
+
+def search_evaluator(name: str, *, threads: int, epochs: int,
+                     registry: Registry[EvaluatorFactory] | None = None) -> Evaluator:
+    """The evaluator `name` as a search trial runs it (see Evaluator.for_search); UnknownNameError lists names."""
+    cls = (registry if registry is not None else default_evaluators()).get(name)
+    return cls.for_search(threads=threads, epochs=epochs)  # type: ignore[attr-defined]
+
+
+def evaluator_label(name: str, registry: Registry[EvaluatorFactory] | None = None) -> str:
+    """What evaluator `name`'s value means (its `label`); the name itself for one no longer registered."""
+    reg = registry if registry is not None else default_evaluators()
+    return getattr(reg.get(name), "label", name) if name in reg else name

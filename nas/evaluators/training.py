@@ -182,6 +182,11 @@ class TrainingEvaluator(Evaluator):
     name = "train"
     kind = "trained"
     metric = "val_accuracy"
+    label = "validation accuracy after short proxy training"
+
+    @classmethod
+    def for_search(cls, *, threads: int, epochs: int) -> "TrainingEvaluator":
+        return cls(threads=threads, epochs=epochs)
 
     def __init__(self, config: TrainingConfig | None = None, **overrides: Any):
         base = config or TrainingConfig()
@@ -210,7 +215,8 @@ class TrainingEvaluator(Evaluator):
         return EvalResult(
             evaluator=self.name, kind=self.kind, metric=self.metric, accuracy=history[-1][1], score=history[-1][1],
             seed=seed, steps=step, epochs=step / per_epoch, train_seconds=time.perf_counter() - start,
-            history=tuple(history), params_m=params_m(model), proxy_arch_id=model.spec.arch_id, train_loss=loss_mean)
+            history=tuple(history), params_m=params_m(model), proxy_arch_id=model.spec.arch_id, train_loss=loss_mean,
+            train_examples=len(data.train))
 
     def _recalibration_inputs(self, data: ProxyData, seed: int) -> torch.Tensor:
         """The fixed training images (seeded draw) that re-estimate BatchNorm statistics before each validation."""

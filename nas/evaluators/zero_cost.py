@@ -169,6 +169,7 @@ class SynflowEvaluator(_ZeroCost):
 
     name = "synflow"
     metric = "synflow score"
+    label = "synflow score (zero-cost proxy, not an accuracy)"
 
     def _score(self, model: nn.Module, data: ProxyData, seed: int) -> float:
         t = data.task
@@ -180,6 +181,7 @@ class NaswotEvaluator(_ZeroCost):
 
     name = "naswot"
     metric = "naswot score"
+    label = "naswot score (zero-cost proxy, not an accuracy)"
 
     def _score(self, model: nn.Module, data: ProxyData, seed: int) -> float:
         n = min(self.config.batch_size, len(data.train))

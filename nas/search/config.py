@@ -9,8 +9,8 @@ from typing import Any
 from search_space.errors import UserError
 
 OBJECTIVES = ("constrained", "pareto")
-SAMPLERS = ("tpe", "nsga2", "random")
-BACKENDS = ("optuna", "ray")
+#: Early stopping of weak trials on their intermediate reports (Optuna pruners; the Ray backend maps each to the
+#: Tune scheduler of the same rule). Single-objective only: the Pareto objective runs every trial to the end.
 PRUNERS = ("median", "halving", "hyperband", "none")
 #: What `nas search --platform arm --budget 20ms` runs with nothing else given: about 25 trials of short proxy
 #: training (4000 Fashion-MNIST images at 32 px, ~10-40 s each on one core) on two worker processes, stopped
@@ -51,7 +51,7 @@ class SearchConfig:
     workers: int = 1
     backend: str = "optuna"
     ray_address: str | None = None
-    pruner: str = "median"
+    pruner: str | None = None
     predictor: str | None = None
     epochs: int = 1
 
@@ -61,10 +61,11 @@ class SearchConfig:
                 raise SearchConfigError(f"--{option}: {problem}")
 
         need(self.objective in OBJECTIVES, "objective", f"{self.objective!r} is not one of {', '.join(OBJECTIVES)}")
-        need(self.sampler is None or self.sampler in SAMPLERS, "sampler",
-             f"{self.sampler!r} is not one of {', '.join(SAMPLERS)}")
-        need(self.backend in BACKENDS, "backend", f"{self.backend!r} is not one of {', '.join(BACKENDS)}")
-        need(self.pruner in PRUNERS, "pruner", f"{self.pruner!r} is not one of {', '.join(PRUNERS)}")
+        need(self.pruner is None or self.pruner in PRUNERS, "pruner",
+             f"{self.pruner!r} is not one of {', '.join(PRUNERS)}")
+        need(not (self.objective == "pareto" and self.pruner not in (None, "none")), "pruner",
+             "pruners stop trials on one objective; --objective pareto runs every trial to the end (use --pruner "
+             "none)")
         need(self.trials >= 1, "trials", "must be at least 1")
         need(self.timeout_s is None or self.timeout_s > 0, "timeout", "must be positive")
         need(self.workers >= 1, "workers", "must be at least 1")
@@ -74,6 +75,15 @@ class SearchConfig:
              "train and validation subsets need at least 10 images each")
         need(self.epochs >= 1, "epochs", "must be at least 1")
         need(self.ray_address is None or self.backend == "ray", "ray-address", "only with --backend ray")
+
+    @property
+    def pruner_name(self) -> str:
+        """The pruner used: median for the constrained objective, none for the Pareto objective."""
+        return self.pruner or ("none" if self.objective == "pareto" else "median")
+
+    @property
+    def pareto(self) -> bool:
+        return self.objective == "pareto"
 
     @property
     def sampler_name(self) -> str:
@@ -89,4 +99,7 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        kw = {k: v for k, v in data.items() if k in known}
+        if kw.get("objective") == "pareto" and kw.get("pruner") not in (None, "none"):
+            kw["pruner"] = None  # stored by older code, which ignored a pruner with the Pareto objective
+        return cls(**kw)

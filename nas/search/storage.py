@@ -9,7 +9,6 @@ from search_space.errors import UserError
 
 DEFAULT_STORAGE_FILE = "nas-studies.db"
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
-HEARTBEAT_S = 30
 
 
 class StorageError(UserError):
@@ -103,10 +102,9 @@ def open_storage(spec: str | None, read_only: bool = False) -> Any:
         if not path.parent.exists():
             raise StorageError(f"cannot create {path}: folder {path.parent} does not exist")
     try:
-        # A heartbeat marks trials of a killed process as failed when the study is next used (resume after kill).
-        beat = {"heartbeat_interval": HEARTBEAT_S, "grace_period": 2 * HEARTBEAT_S}
+        # Trials of a killed process are found by nas.search.recovery (owner + heartbeat on every storage kind).
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
-                                          if url.startswith("sqlite") else {}, **beat)
+                                          if url.startswith("sqlite") else {})
     except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, unreachable server, damaged file
         raise StorageError(f"cannot open storage {display_storage(spec)}: {_first_line(exc)}") from None
 

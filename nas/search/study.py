@@ -7,6 +7,7 @@ from typing import Any
 
 from nas.search.config import SearchConfig, SearchConfigError
 from nas.search.storage import StorageError, open_read_only, open_storage
+from nas.search.strategies import make_sampler
 
 #: Study user attributes that must match for a rerun to continue a study.
 IDENTITY_KEYS = ("platform", "budget_ms", "objective", "evaluator", "dataset", "resolution", "proxy_resolution",
@@ -14,27 +15,16 @@ IDENTITY_KEYS = ("platform", "budget_ms", "objective", "evaluator", "dataset", "
 ATTR_CONFIG = "search_config"
 
 
-def make_sampler(config: SearchConfig, seed_offset: int = 0) -> Any:
-    """Constrained TPE (the constraint is set per trial), NSGA-II or random, seeded."""
-    import optuna
-
-    seed = config.seed + seed_offset
-    name = config.sampler_name
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=8, multivariate=True, group=True)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=12)
-    return optuna.samplers.RandomSampler(seed=seed)
-
-
 def make_pruner(config: SearchConfig) -> Any:
+    """The Optuna pruner of `config.pruner_name` (the Pareto objective never prunes)."""
     import optuna
 
-    if config.objective == "pareto" or config.pruner == "none":
+    name = config.pruner_name
+    if name == "none":
         return optuna.pruners.NopPruner()
-    if config.pruner == "halving":
+    if name == "halving":
         return optuna.pruners.SuccessiveHalvingPruner()
-    if config.pruner == "hyperband":
+    if name == "hyperband":
         return optuna.pruners.HyperbandPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
 

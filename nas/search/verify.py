@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
+
+from latency_models.estimate import LatencyEstimate
 
 from latency_models.measure import backend_for, measure_network
 from latency_models.platform import builtin_platforms
+from latency_models.timings import now_iso
 from latency_models.profiles import get_platform
-from nas.search.results import ATTR_MEASURED, SearchResults
+from nas.search.record import ATTR_MEASURED, measurement_entry
+from nas.search.results import SearchResults, load_results
 from search_space.progress import ProgressFn
 from search_space.spec import spec_from_json
-
 
 
 def can_measure_here(platform_name: str) -> tuple[bool, str]:
@@ -32,30 +34,29 @@ def can_measure_here(platform_name: str) -> tuple[bool, str]:
 
 def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | None = None,
                   max_rounds: int = 5) -> dict[str, Any]:
-    """Measure the Pareto members not measured yet and store both figures in the study (attribute 'measured').
+    """Measure the Pareto members not measured yet and store both figures in the study (attribute ATTR_MEASURED).
 
     Measured latencies can reorder the front and bring in members that were dominated by predictions, so
     this repeats (up to `max_rounds`) until every member of the front is a measured one.
     """
-    from nas.search.results import load_results
-
     ok, _ = can_measure_here(results.config.platform)
     measured: dict[str, Any] = dict(study.user_attrs.get(ATTR_MEASURED, {}))
     if not ok:
         return measured
     platform = get_platform(results.config.platform)
     for _ in range(max_rounds):
-        todo = [c for c in results.pareto if str(c.number) not in measured]
+        todo = [r for r in results.pareto if r.measured is None and str(r.number) not in measured]
         if not todo:
             break
-        for i, cand in enumerate(todo):
+        for i, rec in enumerate(todo):
             if progress:
-                progress(i, len(todo), f"measuring Pareto member {cand.arch_id}")
-            timing = measure_network(spec_from_json(cand.spec), platform)
-            measured[str(cand.number)] = {"latency_ms": timing.latency_ms, "cv": timing.cv, "noisy": timing.noisy,
-                                          "predicted_ms": cand.predicted_ms, "platform": platform.name,
-                                          "runtime": platform.runtime,
-                                          "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                progress(i, len(todo), f"measuring Pareto member {rec.arch_id}")
+            spec = spec_from_json(rec.spec)
+            timing = measure_network(spec, platform)
+            est = LatencyEstimate(latency_ms=timing.latency_ms, kind="measured", platform=platform.name,
+                                  runtime=platform.runtime, batch=platform.batch, resolution=spec.resolution,
+                                  cv=timing.cv, noisy=timing.noisy)
+            measured[str(rec.number)] = measurement_entry(est, rec.predicted.latency_ms, now_iso())
             study.set_user_attr(ATTR_MEASURED, measured)  # one by one: an interruption keeps what was measured
         results = load_results(study, results.storage)
     return measured

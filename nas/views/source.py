@@ -9,10 +9,14 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 from search_space.errors import UserError
-from search_space.spec import NetSpec, SpecError, spec_from_dict, spec_from_json
+from search_space.spec import NetSpec, SpecError, spec_from_dict
 
 from nas.data.errors import DatasetError
 from nas.data.proxy import ProxyTask
+from nas.search.record import ATTR_MEASURED, FAILED, INTERRUPTED, PRUNED, REJECTED, TrialRecord
+from nas.search.results import load_results
+from nas.search.storage import display_storage
+from nas.search.study import load_study, stored_config
 
 
 class SourceError(UserError):
@@ -163,8 +167,6 @@ def _first_line(exc: BaseException) -> str:
 
 def open_study_read_only(storage: str | None, study_name: str | None) -> Any:
     """An existing Optuna study opened without any write (nas.search.study.load_study); SourceError otherwise."""
-    from nas.search.study import load_study
-
     try:
         return load_study(storage, study_name)
     except UserError as exc:
@@ -172,8 +174,6 @@ def open_study_read_only(storage: str | None, study_name: str | None) -> Any:
 
 
 def _study_config(study: Any) -> Any:
-    from nas.search.study import stored_config
-
     try:
         return stored_config(study)
     except Exception as exc:  # noqa: BLE001 - a study not made by `nas search`
@@ -190,8 +190,6 @@ def _trial(study: Any, number: int) -> Any:
 
 
 def _best_number(study: Any, storage_label: str) -> int:
-    from nas.search.results import load_results
-
     res = load_results(study, storage_label)
     if res.best is None:
         raise SourceError(f"study {study.study_name!r} has no evaluated architecture within its "
@@ -199,45 +197,35 @@ def _best_number(study: Any, storage_label: str) -> int:
     return res.best.number
 
 
-def trial_latency(trial: Any, measured: Mapping[str, Any], budget_ms: float | None) -> LatencyRecord:
+def trial_latency(rec: TrialRecord) -> LatencyRecord:
     """The trial's latency: the measured figure when its network was timed on the device, else the prediction."""
-    a = trial.user_attrs
-    m = measured.get(str(trial.number))
-    predicted = float(a["latency_ms"])
+    lat, p = rec.latency, rec.predicted
     return LatencyRecord(
-        latency_ms=float(m["latency_ms"]) if m else predicted, kind="measured" if m else "predicted",
-        platform=a.get("latency_platform", ""), runtime=a.get("latency_runtime", ""), arch_id=a["arch_id"],
-        resolution=int(a.get("latency_resolution") or json.loads(a["spec"]).get("resolution", 0)),
-        batch=a.get("latency_batch"), predictor=a.get("predictor"),
-        predictor_error_rmspe=a.get("predictor_error_rmspe"), predicted_ms=predicted,
-        measured_ms=float(m["latency_ms"]) if m else None, measured_cv=float(m["cv"]) if m and "cv" in m else None,
-        calibration=a.get("latency_source"), budget_ms=budget_ms)
+        latency_ms=lat.latency_ms, kind=lat.kind, platform=lat.platform, runtime=lat.runtime, arch_id=rec.arch_id,
+        resolution=p.resolution, batch=p.batch, predictor=p.predictor, predictor_error_rmspe=p.error_rmspe,
+        predicted_ms=p.latency_ms, measured_ms=rec.measured.latency_ms if rec.measured else None,
+        measured_cv=rec.measured.cv if rec.measured else None, calibration=p.source, budget_ms=rec.budget_ms)
 
 
-def trial_accuracy(trial: Any, config: Any, status: str) -> SearchAccuracy:
+def trial_accuracy(rec: TrialRecord, config: Any) -> SearchAccuracy:
     """The search's accuracy estimate of a trial (None for rejected trials, the last report for pruned ones)."""
-    ev = trial.user_attrs.get("evaluation") or {}
+    ev = rec.evaluation
     base = dict(dataset=config.dataset, proxy_resolution=config.proxy_resolution, evaluator=config.evaluator)
-    if status.startswith("rejected"):
-        return SearchAccuracy(None, "none", "not evaluated", note="rejected before training: predicted latency "
-                              "over the budget", **base)
-    if status == "pruned":
-        pruned = trial.user_attrs.get("pruned_at") or {}
-        return SearchAccuracy(pruned.get("value"), "val_accuracy", "trained",
-                              note=f"pruned at step {pruned.get('step')}: the value is the last report", **base)
-    if ev:
-        value = ev.get("accuracy") if ev.get("accuracy") is not None else ev.get("score")
-        return SearchAccuracy(value, ev.get("metric", "value"), ev.get("kind", "trained"),
-                              **{**base, "evaluator": ev.get("evaluator", config.evaluator)})
-    value = trial.values[0] if trial.values else None
-    return SearchAccuracy(value, "value", "unknown", note=f"trial status {status}", **base)
+    if rec.status == REJECTED:
+        return SearchAccuracy(None, "none", "not evaluated", note=f"rejected before training: {rec.decided_by} "
+                              f"latency over the budget", **base)
+    if rec.status == PRUNED and rec.pruned_at:
+        step, value = rec.pruned_at
+        return SearchAccuracy(value, "val_accuracy", "trained",
+                              note=f"pruned at step {step}: the value is the last report", **base)
+    if ev is not None:
+        return SearchAccuracy(ev.value, ev.metric, ev.kind, **{**base, "evaluator": ev.evaluator})
+    return SearchAccuracy(None, "value", "unknown", note=f"trial status {rec.status}", **base)
 
 
 def source_from_study(storage: str | None, study_name: str | None, trial: int | None = None,
                       best: bool = False) -> Source:
     """The network of trial `trial` (or the best within the budget) of a study, opened read-only."""
-    from nas.search.storage import display_storage
-
     if (trial is None) == (not best):
         raise SourceError("choose the network with exactly one of --trial N and --best")
     study = open_study_read_only(storage, study_name)
@@ -245,30 +233,33 @@ def source_from_study(storage: str | None, study_name: str | None, trial: int | 
     label = display_storage(storage)
     number = _best_number(study, label) if best else int(trial)  # type: ignore[arg-type]
     t = _trial(study, number)
-    a = t.user_attrs
-    status = str(a.get("status") or t.state.name.lower())
     name = study.study_name
-    if "spec" not in a:
+    try:
+        rec = TrialRecord.from_trial(t, study.user_attrs.get(ATTR_MEASURED) or {})
+    except (KeyError, TypeError, ValueError, SpecError) as exc:
+        raise SourceError(f"trial {number} of study {name!r}: damaged trial record ({type(exc).__name__}: {exc})") \
+            from None
+    if rec is None:
         raise SourceError(f"trial {number} of study {name!r} has no architecture (state {t.state.name.lower()}); "
                           f"choose another trial")
-    if t.state.name == "FAIL" or status == "failed":
-        reason = a.get("failure", "no reason recorded")
-        raise SourceError(f"trial {number} of study {name!r} failed ({reason}); choose another trial")
+    if rec.status in (FAILED, INTERRUPTED) or t.state.name == "FAIL":
+        raise SourceError(f"trial {number} of study {name!r} {rec.status} ({rec.failure or 'no reason recorded'}); "
+                          f"choose another trial")
     try:
-        spec = spec_from_json(a["spec"])
+        spec = rec.net_spec()
     except SpecError as exc:
         raise SourceError(f"trial {number} of study {name!r}: stored architecture is invalid: {exc}") from None
-    latency = trial_latency(t, study.user_attrs.get("measured", {}), config.budget_ms) if "latency_ms" in a else None
+    latency = trial_latency(rec)
     notes = []
-    if status.startswith("rejected"):
-        notes.append(f"over budget: rejected by the search (predicted {float(a['latency_ms']):.2f} ms > "
+    if rec.status == REJECTED:
+        notes.append(f"over budget: rejected by the search ({rec.decided_by} {rec.latency_ms:.2f} ms > "
                      f"{config.budget_ms:g} ms budget on {config.platform}); never trained during the search")
-    elif latency is not None and latency.within_budget is False:
+    elif latency.within_budget is False:
         notes.append(f"over budget: {latency.label()} > {config.budget_ms:g} ms")
     if t.state.name == "RUNNING":
         notes.append("the trial had not finished when exported")
-    origin = Origin("study", "best" if best else "trial", name, label, name, number, status)
-    return Source(spec=spec, origin=origin, latency=latency, accuracy=trial_accuracy(t, config, status),
+    origin = Origin("study", "best" if best else "trial", name, label, name, number, rec.status)
+    return Source(spec=spec, origin=origin, latency=latency, accuracy=trial_accuracy(rec, config),
                   dataset=config.dataset, proxy_resolution=config.proxy_resolution,
                   platform=study.user_attrs.get("platform"), proxy_task=_proxy_task(study), notes=tuple(notes))
 

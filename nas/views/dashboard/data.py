@@ -13,18 +13,19 @@ from typing import Any, Sequence
 
 from latency_models.profiles import Profile, ProfileError, require_profile
 from latency_models.platform import PlatformError
-from nas.search.storage import display_storage, open_read_only
-from nas.search.study import open_study
 from nas.search.config import SearchConfig
-from nas.search.objective import STATUS_EVALUATED, STATUS_PRUNED, STATUS_REJECTED
-from nas.search.results import ATTR_MEASURED, Candidate, candidate_of, pareto_front
-from nas.search.study import stored_config
+from nas.search.record import ATTR_MEASURED, EVALUATED, INTERRUPTED, PRUNED, REJECTED, TrialRecord
+from nas.search.results import pareto_front
+from nas.search.storage import display_storage, open_read_only
+from nas.search.study import open_study, stored_config
 from search_space.references import NETWORKS
 
 #: Trial categories, in legend order. pareto: evaluated, within budget, not dominated; dominated: evaluated,
 #: within budget, dominated; over budget: evaluated but its shown (e.g. measured) latency exceeds the budget;
-#: rejected: predicted over budget, never trained; pruned / failed / running (or queued): no final accuracy.
-CATEGORIES = ("pareto", "dominated", "over budget", "rejected", "pruned", "failed", "running")
+#: rejected: over budget, never trained; pruned / failed / interrupted (redone by a rerun) / running / queued
+#: (waiting to be run: a start-up point or a re-queued trial): no final accuracy.
+CATEGORIES = ("pareto", "dominated", "over budget", "rejected", "pruned", "failed", "interrupted", "running",
+              "queued")
 #: The hand-designed networks drawn on the latency axis: ShuffleNet v2 0.5x-2x and the other Table 8 networks.
 REFERENCE_SOURCE = "Table 8"
 
@@ -179,63 +180,61 @@ def _when(dt: datetime | None) -> str:
     return dt.isoformat(sep=" ", timespec="seconds") if dt else ""
 
 
-def _row_of(trial: Any, category: str, cand: Candidate | None) -> TrialRow:
-    a = trial.user_attrs
-    note = ""
-    if category == "pruned" and isinstance(a.get("pruned_at"), dict):
-        p = a["pruned_at"]
-        note = f"pruned at step {p.get('step')} ({_float(p.get('value')) or 0.0:.4f})"
-    elif category == "failed":
-        note = str(a.get("failure") or "failed")
-    elif category == "rejected":
-        note = "predicted over budget; not trained"
-    elif category == "running":
-        note = "queued" if trial.state.name == "WAITING" else "running"
-    if cand is not None:
-        value, latency, kind = cand.accuracy, cand.latency_ms, cand.latency_kind
-        predicted, measured, within = cand.predicted_ms, cand.measured_ms, cand.feasible
-    else:
-        value, latency, kind = None, _float(a.get("latency_ms")), str(a.get("latency_kind", "predicted"))
-        predicted, measured, within = latency, None, None
-        if latency is not None and a.get("budget_ms") is not None:
-            within = latency <= float(a["budget_ms"])
+def _note(category: str, rec: TrialRecord | None) -> str:
+    if category == "pruned" and rec is not None and rec.pruned_at:
+        return f"pruned at step {rec.pruned_at[0]} ({rec.pruned_at[1]:.4f})"
+    if category in ("failed", "interrupted"):
+        return str(rec.failure if rec is not None and rec.failure else category)
+    if category == "rejected":
+        return f"{rec.decided_by if rec else 'predicted'} over budget; not trained"
+    if category == "queued":
+        return "queued: not run yet (a rerun runs it first)"
+    return "running" if category == "running" else ""
+
+
+def _row_of(trial: Any, category: str, rec: TrialRecord | None) -> TrialRow:
+    note = _note(category, rec)
+    if rec is None:
+        return TrialRow(number=trial.number, category=category, status=category, arch_id="", value=None,
+                        latency_ms=None, latency_kind="", predicted_ms=None, measured_ms=None, within_budget=None,
+                        flops_m=None, params_m=None, mac_m=None, fragments=None, platform="", runtime="",
+                        predictor="", predictor_error_rmspe=None, extrapolates=False,
+                        completed=_when(trial.datetime_complete), note=note, spec=None)
+    lat, p = rec.latency, rec.predicted
     return TrialRow(
-        number=trial.number, category=category, status=str(a.get("status") or trial.state.name.lower()),
-        arch_id=str(a.get("arch_id", "")), value=value, latency_ms=latency, latency_kind=kind,
-        predicted_ms=predicted, measured_ms=measured, within_budget=within, flops_m=_float(a.get("flops_m")),
-        params_m=_float(a.get("params_m")), mac_m=_float(a.get("mac_m")), fragments=_int(a.get("fragments")),
-        platform=str(a.get("latency_platform", "")), runtime=str(a.get("latency_runtime", "")),
-        predictor=str(a.get("predictor") or ""), predictor_error_rmspe=_float(a.get("predictor_error_rmspe")),
-        extrapolates=bool(a.get("extrapolates", False)), completed=_when(trial.datetime_complete), note=note,
-        spec=a.get("spec") if isinstance(a.get("spec"), str) else None)
+        number=trial.number, category=category, status=rec.status, arch_id=rec.arch_id,
+        value=rec.value if category in ("pareto", "dominated", "over budget") else None, latency_ms=lat.latency_ms,
+        latency_kind=lat.kind, predicted_ms=p.latency_ms, measured_ms=rec.measured.latency_ms if rec.measured else None,
+        within_budget=rec.within_budget, flops_m=rec.cost.flops_m, params_m=rec.cost.params_m, mac_m=rec.cost.mac_m,
+        fragments=rec.cost.fragments, platform=lat.platform, runtime=lat.runtime, predictor=p.predictor or "",
+        predictor_error_rmspe=p.error_rmspe, extrapolates=p.extrapolates, completed=_when(trial.datetime_complete),
+        note=note, spec=rec.spec)
 
 
-def trial_rows(trials: Sequence[Any], budget_ms: float, measured: dict[str, Any]) -> list[TrialRow]:
+def _category(trial: Any, rec: TrialRecord | None, front: set[int]) -> str:
+    state = trial.state.name
+    if rec is None:
+        return "queued" if state == "WAITING" else ("running" if state == "RUNNING" else "failed")
+    if rec.status == EVALUATED and state == "COMPLETE" and rec.value is not None:
+        return "pareto" if trial.number in front else ("dominated" if rec.within_budget else "over budget")
+    if rec.status == REJECTED:
+        return "rejected"
+    if rec.status == PRUNED or state == "PRUNED":
+        return "pruned"
+    if rec.status == INTERRUPTED:
+        return "interrupted"
+    if state == "RUNNING":
+        return "running"
+    return "failed"  # failed, or complete without an evaluation
+
+
+def trial_rows(trials: Sequence[Any], measured: dict[str, Any]) -> list[TrialRow]:
     """Rows of every trial with its category; the Pareto front is taken among the evaluated ones within budget."""
-    import optuna
-
-    state = optuna.trial.TrialState
-    cands: dict[int, Candidate] = {}
-    for t in trials:
-        if t.state == state.COMPLETE and t.user_attrs.get("status") == STATUS_EVALUATED and t.values:
-            cands[t.number] = candidate_of(t, budget_ms, measured)
-    front = {c.number for c in pareto_front([c for c in cands.values() if c.feasible])}
-    rows = []
-    for t in trials:
-        status = str(t.user_attrs.get("status", ""))
-        cand = cands.get(t.number)
-        if cand is not None:
-            category = "pareto" if t.number in front else ("dominated" if cand.feasible else "over budget")
-        elif status == STATUS_REJECTED:
-            category = "rejected"
-        elif t.state == state.PRUNED or status == STATUS_PRUNED:
-            category = "pruned"
-        elif t.state in (state.RUNNING, state.WAITING):
-            category = "running"
-        else:  # failed, or complete without an evaluation
-            category = "failed"
-        rows.append(_row_of(t, category, cand))
-    return rows
+    recs = {t.number: TrialRecord.from_trial(t, measured) for t in trials}
+    evaluated = [r for t in trials if (r := recs[t.number]) is not None and r.status == EVALUATED
+                 and t.state.name == "COMPLETE" and r.value is not None]
+    front = {r.number for r in pareto_front([r for r in evaluated if r.within_budget])}
+    return [_row_of(t, _category(t, recs[t.number], front), recs[t.number]) for t in trials]
 
 
 # ------------------------------------------------------------------------------------------------ references
@@ -275,9 +274,10 @@ def reference_points(profile: Profile, resolution: int, num_classes: int) -> lis
 def metric_of(trials: Sequence[Any]) -> tuple[str, bool]:
     """The value's name ('accuracy' or the proxy's score name) and whether it is an accuracy in [0, 1]."""
     for t in trials:
-        ev = t.user_attrs.get("evaluation")
-        if isinstance(ev, dict) and ev.get("metric"):
-            return str(ev["metric"]), ev.get("accuracy") is not None
+        rec = TrialRecord.from_trial(t)
+        if rec is not None and rec.evaluation is not None:
+            ev = rec.evaluation
+            return ev.metric, ev.accuracy is not None
     return "accuracy", True
 
 
@@ -295,7 +295,7 @@ def study_data(study: Any, storage_label: str, profile: Profile | None = None, p
     config = stored_config(study)
     trials = study.get_trials(deepcopy=False)
     measured = study.user_attrs.get(ATTR_MEASURED, {})
-    rows = trial_rows(trials, config.budget_ms, measured if isinstance(measured, dict) else {})
+    rows = trial_rows(trials, measured if isinstance(measured, dict) else {})
     counts: dict[str, int] = {c: 0 for c in CATEGORIES}
     for r in rows:
         counts[r.category] += 1

@@ -1,12 +1,22 @@
 """Export a found network in its inference form as ONNX, TorchScript or a PyTorch state dict, checked on the way.
 
-Output layout (one folder per export, written under a temporary name and renamed into place only after the checks
-pass, so a refused or interrupted export leaves nothing half-written and never touches an existing folder unless
-`force`):
+Output layout, chosen by the path (SUFFIXES: onnx .onnx, torchscript .ts, pytorch .pt; case-insensitive):
 
+    PATH (a folder: any path not ending in a format's suffix, or ending in a path separator)
     PATH/model.onnx | model.ts | model.pt   the network (inference form; ONNX with a free batch dimension)
     PATH/spec.json                          ArchSpec JSON of exactly that network (`nas arch show PATH/spec.json`)
     PATH/metadata.json                      source, latency, accuracy, preprocessing, cost, checks, versions
+
+    DIR/NAME.onnx (a path ending in the format's own suffix: the model file itself, the others beside it)
+    DIR/NAME.onnx | NAME.ts | NAME.pt       the network
+    DIR/NAME.spec.json                      its ArchSpec JSON
+    DIR/NAME.metadata.json                  its metadata
+
+A path ending in another format's suffix (`--format onnx --out m.pt`) is refused. Everything is written into a
+temporary sibling folder and renamed into place only after the checks pass (the folder as a whole; the three files
+one by one, the model file last), so a refused or interrupted export leaves nothing half-written, and it never
+replaces an existing non-empty folder or existing files unless `force`. An existing folder is never replaced by a
+file, nor a file by a folder.
 
 Without trained weights the network carries its seeded initial weights (metadata: "untrained"). With weights from
 `nas train` it is the trained network: the searched body at the training input (the proxy input unless trained
@@ -34,7 +44,8 @@ from search_space.spec import NetSpec
 
 from nas.views.export.check import CheckResult, compare
 from nas.views.export.errors import ExportError
-from nas.views.export.load import FORMATS, METADATA_FILE, MODEL_FILES, SPEC_FILE, load_exported, save_state_dict
+from nas.views.export.load import (FORMATS, METADATA_FILE, MODEL_FILES, SPEC_FILE, SUFFIXES, beside, format_of_suffix,
+                                   load_exported, save_state_dict)
 from nas.views.export.metadata import build_metadata
 from nas.views.train.checkpoint import TrainedWeights, save_json
 from nas.views.source import LatencyRecord, Source, profile_latency
@@ -46,21 +57,52 @@ RUNTIMES = {"onnx": "ONNX Runtime", "torchscript": "TorchScript (torch.jit.load)
 
 
 @dataclass(frozen=True)
-class ExportResult:
-    """A written export: its folder, model file, the metadata written and the checks that passed."""
+class Target:
+    """Where an export goes: `out` (absolute) is the folder ("folder" layout) or the model file ("file" layout)."""
 
-    out_dir: Path
+    out: Path
+    layout: str
+    model: Path
+    spec: Path
+    metadata: Path
+
+    @property
+    def files(self) -> tuple[Path, Path, Path]:
+        return self.model, self.spec, self.metadata
+
+
+def target_of(out: str | Path, fmt: str) -> Target:
+    """The layout of `out` for format `fmt`: a path ending in SUFFIXES[fmt] is the model file, a path ending in another
+    format's suffix is refused (ExportError), any other path (or one ending in a separator) is a folder."""
+    folder = isinstance(out, str) and out.endswith(("/", os.sep))
+    path = Path(out).expanduser().absolute()
+    named = None if folder else format_of_suffix(path)
+    if named is None:
+        return Target(path, "folder", path / MODEL_FILES[fmt], path / SPEC_FILE, path / METADATA_FILE)
+    if named != fmt:
+        raise ExportError(f"--out {out} ends in {path.suffix}, the suffix of {named} exports; {fmt} export files "
+                          f"end in {SUFFIXES[fmt]} (or give a folder path)")
+    spec, meta = beside(path)
+    return Target(path, "file", path, spec, meta)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A written export: where it went (`out`: the folder, or the model file itself), its three files, the metadata
+    written and the checks that passed."""
+
+    out: Path
+    layout: str
     model_path: Path
+    spec_path: Path
+    metadata_path: Path
     metadata: dict[str, Any]
     checks: tuple[CheckResult, ...]
 
     @property
-    def spec_path(self) -> Path:
-        return self.out_dir / SPEC_FILE
-
-    @property
-    def metadata_path(self) -> Path:
-        return self.out_dir / METADATA_FILE
+    def out_dir(self) -> Path:
+        """The folder holding the three files."""
+        return self.model_path.parent
 
 
 def network_of(source: Source, weights: TrainedWeights | None, seed: int = 0) -> nn.Module:
@@ -129,14 +171,34 @@ def _staging_dir(out: Path) -> Path:
         raise ExportError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
 
 
-def _check_target(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out} is a file; give a folder path")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ExportError(f"--out {out} exists and is not empty; pass --force to replace it or choose another path")
+def _check_target(target: Target, fmt: str, force: bool) -> None:
+    out = target.out
+    if target.layout == "folder":
+        if out.exists() and not out.is_dir():
+            raise ExportError(f"--out {out} is a file; give a folder path, or a model file path ending in "
+                              f"{SUFFIXES[fmt]}")
+        if out.is_dir() and any(out.iterdir()) and not force:
+            raise ExportError(f"--out {out} exists and is not empty; pass --force to replace it or choose another "
+                              f"path")
+        return
+    for path in target.files:
+        if path.is_dir():
+            raise ExportError(f"--out {out}: {path} is a folder (a path ending in {SUFFIXES[fmt]} names the model file "
+                              f"itself); remove it or choose another path")
+    present = [p.name for p in target.files if p.exists() or p.is_symlink()]
+    if present and not force:
+        raise ExportError(f"--out {out}: {', '.join(present)} already {'exists' if len(present) == 1 else 'exist'}; "
+                          f"pass --force to replace the export or choose another path")
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
+def _move_into_place(tmp: Path, target: Target) -> None:
+    """Rename the staged export into place: the folder in one rename, or the three files (each in one rename,
+    replacing an existing one; the model file last)."""
+    if target.layout == "file":
+        for path in (target.spec, target.metadata, target.model):
+            os.replace(tmp / path.name, path)
+        return
+    out = target.out
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
         os.replace(out, old)
@@ -157,34 +219,36 @@ def exported_latency(source: Source, spec: NetSpec) -> LatencyRecord | None:
 
 def export_network(source: Source, fmt: str, out: str | Path, weights: TrainedWeights | None = None, seed: int = 0,
                    force: bool = False, exporter: str = "auto") -> ExportResult:
-    """Export `source`'s network (trained with `weights` when given) as `fmt` into the folder `out` (layout above).
+    """Export `source`'s network (trained with `weights` when given) as `fmt` to `out`: a folder, or the model file
+    itself when `out` ends in the format's suffix (layouts above).
 
     The model file is loaded back (ONNX in ONNX Runtime, TorchScript with torch.jit.load, the state dict with
     load_exported) and compared with PyTorch at batch 1 and 3; ExportError (nothing written) when that fails.
     """
     if fmt not in FORMATS:
         raise ExportError(f"--format: unknown {fmt!r} (known: {', '.join(FORMATS)})")
-    out = Path(out).expanduser().absolute()
-    _check_target(out, force)
+    target = target_of(out, fmt)
+    out = target.out
+    _check_target(target, fmt, force)
     model = network_of(source, weights, seed)
     spec: NetSpec = model.spec
     tmp = _staging_dir(out)
     try:
-        model_path = tmp / MODEL_FILES[fmt]
+        model_path = tmp / target.model.name
         details = _write_model(model, fmt, model_path, exporter)
         check = _check(model, fmt, model_path)
         if not check.passed:
             raise ExportError(f"export refused: {check.describe()}; nothing written")
-        (tmp / SPEC_FILE).write_text(spec.to_json(indent=2) + "\n")
-        meta = build_metadata(source=source, spec=spec, fmt=fmt, model_file=MODEL_FILES[fmt], weights=weights,
+        (tmp / target.spec.name).write_text(spec.to_json(indent=2) + "\n")
+        meta = build_metadata(source=source, spec=spec, fmt=fmt, model_file=target.model.name, weights=weights,
                               seed=seed, checks=[check], exported_latency=exported_latency(source, spec),
-                              extra_model=details)
+                              extra_model=details, spec_file=target.spec.name, metadata_file=target.metadata.name)
 
-        save_json(meta, tmp / METADATA_FILE)
-        _move_into_place(tmp, out)
+        save_json(meta, tmp / target.metadata.name)
+        _move_into_place(tmp, target)
     except OSError as exc:
         raise ExportError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(out, out / MODEL_FILES[fmt], meta, (check,))
+    return ExportResult(out, target.layout, target.model, target.spec, target.metadata, meta, (check,))

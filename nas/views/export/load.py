@@ -16,6 +16,9 @@ from nas.views.export.errors import ExportError
 
 FORMATS = ("onnx", "torchscript", "pytorch")
 MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.ts", "pytorch": "model.pt"}
+#: The model file suffix of each format (one per format, so a suffix names its format): an --out path ending in
+#: it is the model file itself, with `STEM.spec.json` and `STEM.metadata.json` beside it.
+SUFFIXES = {fmt: Path(name).suffix for fmt, name in MODEL_FILES.items()}  # .onnx, .ts, .pt
 METADATA_FILE = "metadata.json"
 SPEC_FILE = "spec.json"
 FORMAT_STATE_DICT = "shufflenas-state-dict"
@@ -96,8 +99,21 @@ def _model_path(path: Path) -> Path:
     return found[0]
 
 
+def format_of_suffix(path: str | Path) -> str | None:
+    """The format whose model file suffix `path` ends in (case-insensitive), else None."""
+    suffix = Path(path).suffix.lower()
+    return next((fmt for fmt, s in SUFFIXES.items() if s == suffix), None)
+
+
+def beside(model_path: Path) -> tuple[Path, Path]:
+    """(spec, metadata) paths beside the model file `model_path` of an export: STEM.spec.json, STEM.metadata.json."""
+    stem = model_path.stem
+    return model_path.with_name(f"{stem}.{SPEC_FILE}"), model_path.with_name(f"{stem}.{METADATA_FILE}")
+
+
 def load_exported(path: str | Path, threads: int | None = None) -> nn.Module:
-    """An export as a module in eval mode: an export folder, or its model.onnx / model.ts / model.pt.
+    """An export as a module in eval mode: an export folder, or a model file (.onnx / .ts / .pt), either the one in
+    an export folder or one written as `--out NAME.onnx|.ts|.pt` (spec and metadata beside it).
 
     ONNX files come back as an OnnxRuntimeModule (the graph run by ONNX Runtime on CPU, `threads` intra-op threads).
     """
@@ -106,14 +122,15 @@ def load_exported(path: str | Path, threads: int | None = None) -> nn.Module:
         p = _model_path(p)
     if not p.is_file():
         raise ExportError(f"no exported model at {p}")
-    suffix = p.suffix.lower()
-    if suffix == ".onnx":
+    fmt = format_of_suffix(p)
+    if fmt == "onnx":
         return OnnxRuntimeModule(p, threads).eval()
-    if suffix == ".ts":
+    if fmt == "torchscript":
         try:
             return torch.jit.load(str(p), map_location="cpu").eval()
         except Exception as exc:  # noqa: BLE001 - damaged or not TorchScript
             raise ExportError(f"cannot load TorchScript {p}: {_first_line(exc)}") from None
-    if suffix == ".pt":
+    if fmt == "pytorch":
         return load_state_dict_file(p)
-    raise ExportError(f"{p}: unknown model file type {suffix or '(none)'} (expected .onnx, .ts or .pt)")
+    raise ExportError(f"{p}: unknown model file type {p.suffix.lower() or '(none)'} (expected "
+                      f"{', '.join(SUFFIXES.values())})")

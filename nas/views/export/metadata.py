@@ -76,8 +76,11 @@ def _preprocessing(weights: TrainedWeights | None) -> dict[str, Any] | None:
 
 def build_metadata(*, source: Source, spec: NetSpec, fmt: str, model_file: str, weights: TrainedWeights | None,
                    seed: int, checks: list[CheckResult], exported_latency: LatencyRecord | None,
-                   extra_model: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The metadata.json object of an export of `spec` (the network in the model file) chosen as `source`."""
+                   extra_model: dict[str, Any] | None = None, spec_file: str = "spec.json",
+                   metadata_file: str = "metadata.json") -> dict[str, Any]:
+    """The metadata.json object of an export of `spec` (the network in the model file) chosen as `source`; `files`
+    names the three files (siblings: model.onnx, spec.json, metadata.json in a folder, or m.onnx, m.spec.json,
+    m.metadata.json)."""
     searched = source.spec
     differs = differences(searched, spec)
     same = not differs
@@ -100,7 +103,7 @@ def build_metadata(*, source: Source, spec: NetSpec, fmt: str, model_file: str, 
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "format": fmt,
-        "files": {"model": model_file, "spec": "spec.json", "metadata": "metadata.json"},
+        "files": {"model": model_file, "spec": spec_file, "metadata": metadata_file},
         "model": {"arch_id": spec.arch_id, "name": spec.name, "family": spec.family, "form": FORM,
                   "input": {"name": "input", "shape": ["batch", spec.in_channels, spec.resolution, spec.resolution],
                             "dtype": "float32", "layout": "NCHW"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from nas.cli.main import main
 from nas.views.export import load_exported
@@ -85,6 +86,42 @@ def test_export_trained_weights(trained_dir, tmp_path, capsys, nas_home):
                          str(trained_dir), "--format", "torchscript", "--out", str(tmp_path / "w2"))
     assert code == 0, err
     assert "test top-1" in out and "trained 1/1 epochs" in out
+
+
+def test_export_to_a_model_file_path(tmp_path, capsys, nas_home, monkeypatch):
+    """`--out m.onnx` is the model file itself (m.spec.json, m.metadata.json beside it), not a folder named m.onnx."""
+    import onnx
+
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "export", "--arch", "shufflenet_v2_x0_5", "--format", "onnx", "--out", "m.onnx")
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.metadata.json", "m.onnx", "m.spec.json"]
+    assert (tmp_path / "m.onnx").is_file()
+    assert f"to {tmp_path / 'm.onnx'} (m.spec.json, m.metadata.json beside it)" in out
+    onnx.checker.check_model(onnx.load(str(tmp_path / "m.onnx")))
+    assert load_exported("m.onnx").input_shape == ["batch", 3, 224, 224]
+    meta = json.loads((tmp_path / "m.metadata.json").read_text())
+    assert meta["files"] == {"model": "m.onnx", "spec": "m.spec.json", "metadata": "m.metadata.json"}
+    code, _, err = run(capsys, "export", "--arch", "shufflenet_v2_x0_5", "--format", "onnx", "--out", "m.onnx")
+    assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1, err
+    res = run_json(capsys, "export", "--arch", str(write_spec(tmp_path / "t.json")), "--format", "pytorch", "--out",
+                   str(tmp_path / "sub" / "n.pt"))
+    assert res["layout"] == "file" and res["out"] == res["model"] == str(tmp_path / "sub" / "n.pt")
+    assert res["spec"] == str(tmp_path / "sub" / "n.spec.json")
+    assert res["metadata_file"] == str(tmp_path / "sub" / "n.metadata.json")
+    assert isinstance(load_exported(res["out"]), torch.nn.Module)
+    folder = run_json(capsys, "export", "--arch", str(tmp_path / "t.json"), "--format", "pytorch", "--out",
+                      str(tmp_path / "f"))
+    assert folder["layout"] == "folder" and folder["model"] == str(tmp_path / "f" / "model.pt")
+
+
+@pytest.mark.parametrize("fmt, out", [("onnx", "m.pt"), ("torchscript", "m.onnx"), ("pytorch", "m.ts")])
+def test_export_to_another_formats_suffix_is_one_line(tmp_path, capsys, nas_home, monkeypatch, fmt, out):
+    monkeypatch.chdir(tmp_path)
+    spec_file = write_spec(tmp_path / "t.json")
+    code, _, err = run(capsys, "export", "--arch", str(spec_file), "--format", fmt, "--out", out)
+    assert code == 2 and "ends in" in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
 
 
 BAD = [

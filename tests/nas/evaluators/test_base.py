@@ -31,7 +31,7 @@ def test_result_value_is_accuracy_or_score():
     assert zc.value == 123.0
 
 
-@pytest.mark.parametrize("kw", [{"accuracy": 1.5}, {"accuracy": -0.1}, {"kind": "guess"}])
+@pytest.mark.parametrize("kw", [{"accuracy": 1.5}, {"accuracy": -0.1}, {"kind": ""}])
 def test_result_rejects_bad_values(kw):
     with pytest.raises(ValueError):
         _result(**kw)

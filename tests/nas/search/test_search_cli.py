@@ -13,6 +13,8 @@ import optuna
 import pytest
 
 from nas.cli.main import main
+from nas.search.record import TrialRecord
+from nas.search.session import counted_trials
 from nas.search.study import load_study
 
 BASE = ["search", "--platform", "arm", "--budget", "30ms", "--train-examples", "200", "--val-examples", "100",
@@ -27,8 +29,11 @@ def run_cli(capsys, args) -> dict:
 
 
 def counted(study) -> list:
-    return [t for t in study.get_trials() if t.state.is_finished()
-            and not str(t.user_attrs.get("status", "")).startswith("rejected")]
+    """The finished trials that count towards --trials (as the search itself counts them)."""
+    out = [t for t in study.get_trials() if t.state.is_finished()
+           and (TrialRecord.from_trial(t) is None or TrialRecord.from_trial(t).counted)]
+    assert len(out) == counted_trials(study)
+    return out
 
 
 @pytest.mark.slow
@@ -50,12 +55,14 @@ def test_optuna_search_end_to_end(tiny_idx_dir, tmp_path, capsys, nas_home):
     assert len(trials) == 3
     # the constraint: every trained architecture was predicted within the budget, and the study says so
     for t in study.get_trials():
-        if not t.state.is_finished():
-            continue  # feasible startup trials queued but not reached before --trials was met
-        assert "spec" in t.user_attrs and "predictor_error_rmspe" in t.user_attrs
+        assert t.state.is_finished()  # no more start-up points are queued than --trials
+        rec = TrialRecord.from_trial(t)
+        assert rec.spec and rec.predicted.error_rmspe is not None and rec.predicted.kind == "predicted"
         over = t.system_attrs.get("constraints:latency_over_budget_ms")
-        if t.user_attrs.get("status") == "evaluated":
-            assert t.user_attrs["latency_ms"] <= 30.0 and over <= 0
+        if rec.status == "evaluated":
+            assert rec.latency_ms <= 30.0 and over <= 0 and rec.decided_by == "predicted"
+            assert rec.evaluation.evaluator == "train" and rec.evaluation.train_examples > 0
+    assert [c["trial"] for c in out["candidates"]] == [t.number for t in study.get_trials()]
     for c in out["pareto"]:
         assert c["latency_kind"] in ("predicted", "measured")
 
@@ -127,17 +134,17 @@ def test_ray_backend_end_to_end(tiny_idx_dir, tmp_path, capsys, nas_home, monkey
                                   "--trials", "4", "--workers", "2", "--backend", "ray", "--json",
                                   "--storage", str(tmp_path / "ray.db")])
     study = load_study(str(tmp_path / "ray.db"), out["study"])
-    trials = study.get_trials()
-    assert len(trials) == 4 and all(t.user_attrs.get("backend") == "ray" for t in trials)
+    records = [TrialRecord.from_trial(t) for t in study.get_trials()]
+    assert len(counted(study)) == 4 and all(r.backend == "ray" for r in records)
     assert out["best"] is not None and out["best"]["latency_ms"] <= 30.0
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_idx_dir, tmp_path, monkeypatch, nas_home):
-    from nas.search import objective as obj
+    from nas.search import trial as trial_mod
+    from nas.search.backends import SearchRun, get_backend
     from nas.search.config import SearchConfig
-    from nas.search.runner import run_optuna
 
-    real = obj.SearchContext.evaluator.func
+    real = trial_mod.SearchContext.evaluator.func
     calls = {"n": 0}
 
     class Flaky:
@@ -150,13 +157,16 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_idx_dir, tmp_pa
                 raise RuntimeError("loss is nan at step 3")
             return self.inner.evaluate(spec, data, seed=seed, report=report)
 
-    monkeypatch.setattr(obj.SearchContext, "evaluator", property(lambda self: Flaky(real(self))))
+    monkeypatch.setattr(trial_mod.SearchContext, "evaluator", property(lambda self: Flaky(real(self))))
     config = SearchConfig(platform="arm", budget_ms=30.0, evaluator="synflow", dataset=f"fashion-mnist:{tiny_idx_dir}",
                           trials=4, timeout_s=None, workers=1, train_examples=200, val_examples=100)
-    study = run_optuna(config, f"sqlite:///{tmp_path / 'f.db'}", "flaky")
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    get_backend("optuna").run(SearchRun(config, url, "flaky"))
+    study = load_study(url, "flaky")
     failed = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
-    assert len(failed) == 1 and "nan" in failed[0].user_attrs["failure"]
-    assert len([t for t in study.get_trials() if t.user_attrs.get("status") == "evaluated"]) >= 3
+    assert len(failed) == 1 and "nan" in TrialRecord.from_trial(failed[0]).failure
+    assert len([t for t in study.get_trials() if TrialRecord.from_trial(t).status == "evaluated"]) == 3
+    assert counted_trials(study) == 4  # a failed evaluation counts (it is not redone)
 
 
 def test_measured_verification_on_a_local_platform(tiny_idx_dir, tmp_path, capsys, nas_home):
@@ -178,6 +188,11 @@ def test_measured_verification_on_a_local_platform(tiny_idx_dir, tmp_path, capsy
     (["--platform", "arm", "--budget", "20ms", "--objective", "fastest"], "--objective"),
     (["--platform", "arm", "--budget", "0.001ms", "--evaluator", "synflow"], "no architecture"),
     (["--platform", "arm", "--budget", "20ms", "--storage", "/nonexistent/dir/x.db"], "does not exist"),
+    (["--platform", "arm", "--budget", "20ms", "--backend", "spark"], "unknown search backend"),
+    (["--platform", "arm", "--budget", "20ms", "--sampler", "annealing"], "unknown search strategy"),
+    (["--platform", "arm", "--budget", "20ms", "--objective", "pareto", "--pruner", "median"], "--pruner"),
+    (["--platform", "arm", "--budget", "20ms", "--objective", "pareto", "--pruner", "halving", "--backend", "ray"],
+     "--pruner"),
 ])
 def test_bad_options_end_with_one_line(args, words, tiny_idx_dir, tmp_path, capsys, nas_home, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -9,10 +9,11 @@ import numpy as np
 
 from latency_models.profiles import require_profile
 from nas.search.config import SearchConfig
-from nas.search.objective import (CONSTRAINT, STATUS_EVALUATED, STATUS_FAILED, STATUS_PRUNED, STATUS_REJECTED,
-                                  candidate_attrs)
-from nas.search.results import ATTR_MEASURED
+from nas.evaluators import EvalResult
+from nas.search.record import ATTR_MEASURED, TrialRecord
 from nas.search.study import ATTR_CONFIG
+from nas.search.trial import CONSTRAINT
+from tests.nas.search.legacy import STATUS_REJECTED, legacy_attrs
 from search_space.space import SearchSpace
 
 BUDGET_MS = 25.0
@@ -32,8 +33,16 @@ FRONT = [(0.75, 18.5), (0.80, 24.0)]
 HYPERVOLUME = 0.75 * (24.0 - 18.5) + 0.80 * (25.0 - 24.0)
 
 
-def make_study(path: Path, study_name: str = "synthetic", extra_trials: bool = True) -> str:
-    """Write the study into the SQLite file `path` (created); returns the storage argument (the path)."""
+def evaluation(value: float) -> EvalResult:
+    return EvalResult(evaluator="train", kind="trained", metric="val_accuracy", accuracy=value, score=value, seed=0,
+                      steps=10, epochs=1.0, train_seconds=1.0, history=((10, value),), params_m=0.1,
+                      proxy_arch_id="x", train_examples=100)
+
+
+def make_study(path: Path, study_name: str = "synthetic", extra_trials: bool = True, legacy: bool = False) -> str:
+    """Write the study into the SQLite file `path` (created); returns the storage argument (the path).
+
+    legacy: trials as the flat attributes written before TrialRecord (today's readers must show the same)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -51,19 +60,13 @@ def make_study(path: Path, study_name: str = "synthetic", extra_trials: bool = T
     for number, (category, value, predicted, meas) in TRIALS.items():
         spec = space.sample(rng)
         est = replace(profile.estimate(spec), latency_ms=predicted)
-        attrs = candidate_attrs(spec, est, BUDGET_MS)
-        evaluation = {"evaluator": "train", "kind": "trained", "metric": "val_accuracy", "accuracy": value}
         kw = {"state": state.COMPLETE, "values": [value if value is not None else 0.0]}
-        if category == "rejected":
-            attrs["status"] = STATUS_REJECTED
-        elif category == "pruned":
-            attrs.update(status=STATUS_PRUNED, pruned_at={"step": 1, "value": 0.3})
+        if category == "pruned":
             kw = {"state": state.PRUNED, "intermediate_values": {1: 0.3}}
         elif category == "failed":
-            attrs.update(status=STATUS_FAILED, failure="RuntimeError: out of memory")
             kw = {"state": state.FAIL}
-        else:
-            attrs.update(status=STATUS_EVALUATED, evaluation=evaluation)
+        attrs = (_legacy(spec, est, category, value) if legacy else
+                 _record(spec, est, category, value).to_attrs())
         trial = optuna.trial.create_trial(params={}, distributions={}, user_attrs=attrs,
                                           system_attrs={f"constraints:{CONSTRAINT}": predicted - BUDGET_MS}, **kw)
         study.add_trial(trial)
@@ -72,3 +75,28 @@ def make_study(path: Path, study_name: str = "synthetic", extra_trials: bool = T
                                      "platform": "arm", "runtime": "test"}
     study.set_user_attr(ATTR_MEASURED, measured)
     return str(path)
+
+
+def _record(spec, est, category: str, value: float | None) -> TrialRecord:
+    rec = TrialRecord.candidate(spec, est, BUDGET_MS)
+    if category == "pruned":
+        return rec.pruned(1, 0.3)
+    if category == "failed":
+        return rec.failed("RuntimeError: out of memory")
+    if category == "rejected":
+        return rec
+    return rec.evaluated(evaluation(value))
+
+
+def _legacy(spec, est, category: str, value: float | None) -> dict:
+    attrs = legacy_attrs(spec, est, BUDGET_MS)
+    if category == "rejected":
+        attrs["status"] = STATUS_REJECTED
+    elif category == "pruned":
+        attrs.update(status="pruned", pruned_at={"step": 1, "value": 0.3})
+    elif category == "failed":
+        attrs.update(status="failed", failure="RuntimeError: out of memory")
+    else:
+        attrs.update(status="evaluated", evaluation={"evaluator": "train", "kind": "trained",
+                                                     "metric": "val_accuracy", "accuracy": value})
+    return attrs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def sha(path: Path) -> str:
 
 
 def make_study(root: Path, data_dir: Path, resolution: int = 32) -> tuple[Path, str, dict[str, int]]:
-    """A study as `nas search` stores it (its own create_or_resume / candidate_attrs, the shipped arm profile), with
+    """A study as `nas search` stores it (its own create_or_resume / TrialRecord, the shipped arm profile), with
     synflow-scored trials at a small deployment input: three evaluated (one with a measured latency), one rejected
     (over budget), one failed with a spec and one failed without. Returns (db, study name, trial number by kind)."""
     import numpy as np
@@ -38,7 +39,8 @@ def make_study(root: Path, data_dir: Path, resolution: int = 32) -> tuple[Path, 
     from latency_models.profiles import require_profile
     from nas.data.proxy import ProxyTask
     from nas.search.config import SearchConfig
-    from nas.search.objective import candidate_attrs
+    from nas.evaluators import EvalResult
+    from nas.search.record import TrialRecord
     from nas.search.study import create_or_resume
     from search_space.space import SearchSpace
 
@@ -60,14 +62,17 @@ def make_study(root: Path, data_dir: Path, resolution: int = 32) -> tuple[Path, 
 
     def add(kind: str, status: str | None, value: float | None, **extra) -> None:
         spec = space.sample(rng)
-        attrs = {**candidate_attrs(spec, profile.estimate(spec), BUDGET_MS), **extra}
-        if status is not None:
-            attrs["status"] = status
+        est = profile.estimate(spec)
+        if "latency_ms" in extra:
+            est = replace(est, latency_ms=extra["latency_ms"])
+        rec = TrialRecord.candidate(spec, est, BUDGET_MS)
         if status == "evaluated":
-            attrs["evaluation"] = {"evaluator": "synflow", "kind": "zero-cost proxy", "metric": "synflow score",
-                                   "accuracy": None, "score": value}
-        if kind == "nospec":
-            attrs = {}
+            rec = rec.evaluated(EvalResult(evaluator="synflow", kind="zero-cost proxy", metric="synflow score",
+                                           accuracy=None, score=value, seed=0, steps=0, epochs=0.0,
+                                           train_seconds=0.1, history=(), params_m=0.1, proxy_arch_id="x"))
+        elif status == "failed":
+            rec = rec.failed(extra["failure"])
+        attrs = {} if kind == "nospec" else rec.to_attrs()
         trial = optuna.trial.create_trial(state=state.FAIL if value is None else state.COMPLETE, value=value,
                                           user_attrs=attrs)
         study.add_trial(trial)

@@ -1,0 +1,252 @@
+"""TrialRecord: the one thing a study stores about a trial (architecture, cost, every latency figure with its kind,
+the evaluation with its evaluator and fidelity, status), written by `to_attrs()` and read by `from_trial()`.
+
+Everything that reads a study (results, dashboard, export, train) reads records; nothing else parses a trial's
+user attributes. Studies written before records existed (flat user attributes) are read by the same reader.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Mapping
+
+from latency_models.estimate import LatencyEstimate
+from nas.evaluators.base import EvalResult
+from search_space.cost import cost
+from search_space.spec import NetSpec, spec_from_json
+
+#: The user attribute that holds a trial's record (one JSON object).
+ATTR_RECORD = "nas:record"
+RECORD_VERSION = 2
+#: The study attribute with latencies measured after the search ({trial number: measured estimate dict}).
+ATTR_MEASURED = "measured"
+
+RUNNING = "running"          # accepted by the budget check, being evaluated (or killed while it was)
+EVALUATED = "evaluated"      # evaluated to the end: has an evaluation
+PRUNED = "pruned"            # stopped early by a pruner / scheduler: has the last report
+REJECTED = "rejected"        # over the budget before any training
+FAILED = "failed"            # the evaluation raised: has a failure reason
+INTERRUPTED = "interrupted"  # its process died or was stopped; re-queued with the same parameters
+STATUSES = (RUNNING, EVALUATED, PRUNED, REJECTED, FAILED, INTERRUPTED)
+#: Statuses of finished trials that count towards --trials (rejected ones cost nothing; interrupted are redone).
+COUNTED = (EVALUATED, PRUNED, FAILED)
+
+
+@dataclass(frozen=True)
+class CostSummary:
+    """Multiply-adds, parameters and memory access cost in millions, and fragment count (search_space.cost)."""
+
+    flops_m: float
+    params_m: float
+    mac_m: float
+    fragments: int
+
+    @classmethod
+    def of(cls, spec: NetSpec) -> "CostSummary":
+        c = cost(spec)
+        return cls(round(c.flops_m, 4), round(c.params_m, 5), round(c.mac_m, 4), int(c.fragments))
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial of a search. `predicted` is always there; `measured` when the network was timed on the device
+    (in the loop or after the search). `decided_by` says which figure the budget check used."""
+
+    status: str
+    arch_id: str
+    spec: str
+    cost: CostSummary
+    budget_ms: float
+    predicted: LatencyEstimate
+    measured: LatencyEstimate | None = None
+    decided_by: str = "predicted"
+    evaluation: EvalResult | None = None
+    pruned_at: tuple[int, float] | None = None
+    failure: str | None = None
+    backend: str = "optuna"
+    retry_of: int | None = None
+    number: int = -1
+    state: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    # ------------------------------------------------------------------------------------------- building
+    @classmethod
+    def candidate(cls, spec: NetSpec, predicted: LatencyEstimate, budget_ms: float, backend: str = "optuna",
+                  measured: LatencyEstimate | None = None) -> "TrialRecord":
+        """The budget check, the one place it is made: rejected when the deciding latency (the measured one when
+        there is one, else the prediction) is over `budget_ms`, else running (to be evaluated)."""
+        deciding = measured if measured is not None else predicted
+        status = REJECTED if deciding.latency_ms > budget_ms else RUNNING
+        return cls(status=status, arch_id=spec.arch_id, spec=spec.to_json(), cost=CostSummary.of(spec),
+                   budget_ms=float(budget_ms), predicted=predicted, measured=measured,
+                   decided_by=deciding.kind, backend=backend)
+
+    def evaluated(self, result: EvalResult) -> "TrialRecord":
+        return replace(self, status=EVALUATED, evaluation=result)
+
+    def pruned(self, step: int, value: float) -> "TrialRecord":
+        return replace(self, status=PRUNED, pruned_at=(int(step), float(value)))
+
+    def failed(self, reason: str) -> "TrialRecord":
+        return replace(self, status=FAILED, failure=reason[:500])
+
+    def interrupted(self, reason: str) -> "TrialRecord":
+        return replace(self, status=INTERRUPTED, failure=reason[:500])
+
+    def with_measured(self, measured: LatencyEstimate) -> "TrialRecord":
+        return replace(self, measured=measured)
+
+    # ------------------------------------------------------------------------------------------- reading
+    @property
+    def latency(self) -> LatencyEstimate:
+        """The figure shown and judged: the measured one when there is one, else the prediction."""
+        return self.measured if self.measured is not None else self.predicted
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency.latency_ms
+
+    @property
+    def within_budget(self) -> bool:
+        return self.latency_ms <= self.budget_ms
+
+    @property
+    def value(self) -> float | None:
+        """The evaluation's value (accuracy, or a proxy's score); None without an evaluation."""
+        return self.evaluation.value if self.evaluation is not None else None
+
+    @property
+    def counted(self) -> bool:
+        """Whether this finished trial counts towards --trials."""
+        return self.status in COUNTED
+
+    def net_spec(self) -> NetSpec:
+        return spec_from_json(self.spec)
+
+    def objective_values(self, pareto: bool) -> list[float]:
+        """What the sampler is told: accuracy (and latency for the Pareto objective); 0 for a rejected trial."""
+        value = self.value if self.value is not None else 0.0
+        return [value, self.latency_ms] if pareto else [value]
+
+    @property
+    def constraint_ms(self) -> float:
+        """Latency over the budget (positive: infeasible), the constraint the sampler sees."""
+        return self.latency_ms - self.budget_ms
+
+    # ------------------------------------------------------------------------------------------- storage
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("number")
+        d.pop("state")
+        d["predicted"] = self.predicted.to_dict()
+        d["measured"] = self.measured.to_dict() if self.measured else None
+        d["evaluation"] = self.evaluation.to_dict() if self.evaluation else None
+        d["pruned_at"] = list(self.pruned_at) if self.pruned_at else None
+        d["tags"] = list(self.tags)
+        d["version"] = RECORD_VERSION
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], number: int = -1, state: str = "") -> "TrialRecord":
+        return cls(status=d["status"], arch_id=d["arch_id"], spec=d["spec"], cost=CostSummary(**d["cost"]),
+                   budget_ms=float(d["budget_ms"]), predicted=estimate_from_dict(d["predicted"]),
+                   measured=estimate_from_dict(d["measured"]) if d.get("measured") else None,
+                   decided_by=d.get("decided_by", "predicted"),
+                   evaluation=EvalResult.from_dict(d["evaluation"]) if d.get("evaluation") else None,
+                   pruned_at=tuple(d["pruned_at"]) if d.get("pruned_at") else None,  # type: ignore[arg-type]
+                   failure=d.get("failure"), backend=d.get("backend", "optuna"), retry_of=d.get("retry_of"),
+                   number=number, state=state, tags=tuple(d.get("tags") or ()))
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The trial's user attributes: the record under ATTR_RECORD (the only writer of trial attributes)."""
+        return {ATTR_RECORD: self.to_dict()}
+
+    @classmethod
+    def from_trial(cls, trial: Any, measured: Mapping[str, Any] | None = None) -> "TrialRecord | None":
+        """The record of an Optuna trial (FrozenTrial), with the study's post-search measurement merged in when
+        `measured` (the study attribute ATTR_MEASURED) has one; None for a trial that never got an architecture
+        (e.g. queued). Trials of studies written before records existed are converted."""
+        attrs = trial.user_attrs
+        if ATTR_RECORD in attrs:
+            rec = cls.from_dict(attrs[ATTR_RECORD], trial.number, trial.state.name)
+        elif "spec" in attrs and "latency_ms" in attrs:
+            rec = _from_legacy(trial)
+        else:
+            return None
+        if rec.status == RUNNING and trial.state.is_finished():
+            # finished in storage without a final record: a process killed mid-write, or failed by recovery
+            rec = replace(rec, status=INTERRUPTED if trial.state.name == "FAIL" else rec.status)
+        m = (measured or {}).get(str(trial.number))
+        if m and rec.measured is None:
+            rec = rec.with_measured(estimate_from_dict({**_measured_defaults(rec), **m}))
+        return rec
+
+
+def estimate_from_dict(d: Mapping[str, Any]) -> LatencyEstimate:
+    names = set(LatencyEstimate.__dataclass_fields__)
+    return LatencyEstimate(**{k: v for k, v in d.items() if k in names})
+
+
+def _measured_defaults(rec: TrialRecord) -> dict[str, Any]:
+    """What a post-search measurement entry leaves out: it was timed with the predicted figure's protocol."""
+    p = rec.predicted
+    return {"kind": "measured", "platform": p.platform, "runtime": p.runtime, "batch": p.batch,
+            "resolution": p.resolution, "source": "measured"}
+
+
+def measurement_entry(estimate: LatencyEstimate, predicted_ms: float, measured_at: str) -> dict[str, Any]:
+    """One entry of the study attribute ATTR_MEASURED (kept JSON-flat; read back by `from_trial`)."""
+    return {**estimate.to_dict(), "predicted_ms": predicted_ms, "measured_at": measured_at}
+
+
+#: What an evaluation stored by the flat-attribute code may leave out.
+_LEGACY_EVALUATION = {"evaluator": "train", "kind": "trained", "metric": "val_accuracy", "accuracy": None, "seed": 0,
+                      "steps": 0, "epochs": 0.0, "train_seconds": 0.0, "params_m": 0.0, "proxy_arch_id": ""}
+
+
+def _from_legacy(trial: Any) -> TrialRecord:
+    """A trial written by the flat-attribute code (before TrialRecord): the same facts, converted."""
+    a = trial.user_attrs
+    spec = spec_from_json(a["spec"])
+    status = str(a.get("status") or "")
+    status = REJECTED if status.startswith("rejected") else status
+    if status not in STATUSES:
+        status = {"COMPLETE": EVALUATED, "PRUNED": PRUNED, "FAIL": FAILED}.get(trial.state.name, RUNNING)
+    predicted = LatencyEstimate(
+        latency_ms=float(a["latency_ms"]), kind="predicted", platform=str(a.get("latency_platform", "")),
+        runtime=str(a.get("latency_runtime", "")), batch=int(a.get("latency_batch") or 1),
+        resolution=int(a.get("latency_resolution") or json.loads(a["spec"]).get("resolution", 0)),
+        source=str(a.get("latency_source") or "measured"), predictor=a.get("predictor"),
+        error_rmspe=a.get("predictor_error_rmspe"), extrapolates=bool(a.get("extrapolates", False)))
+    evaluation = None
+    if isinstance(a.get("evaluation"), dict):
+        ev = {**_LEGACY_EVALUATION, **a["evaluation"], "history": a.get("evaluation_history") or []}
+        if ev.get("score") is None:
+            ev["score"] = ev.get("accuracy") if ev.get("accuracy") is not None else 0.0
+        evaluation = EvalResult.from_dict(ev)
+    pruned = a.get("pruned_at")
+    cost_summary = CostSummary(float(a.get("flops_m", 0.0)), float(a.get("params_m", 0.0)),
+                               float(a.get("mac_m", 0.0)), int(a.get("fragments") or 0)) \
+        if "flops_m" in a else CostSummary.of(spec)
+    return TrialRecord(status=status, arch_id=str(a.get("arch_id") or spec.arch_id), spec=a["spec"],
+                       cost=cost_summary, budget_ms=float(a.get("budget_ms", float("inf"))), predicted=predicted,
+                       evaluation=evaluation,
+                       pruned_at=(int(pruned["step"]), float(pruned["value"])) if isinstance(pruned, dict) else None,
+                       failure=a.get("failure"), backend=str(a.get("backend", "optuna")), number=trial.number,
+                       state=trial.state.name)
+
+
+def load_records(study: Any, states: tuple[Any, ...] | None = None) -> list[TrialRecord]:
+    """Records of every trial of `study` that has an architecture, in trial order (post-search measurements in)."""
+    measured = study.user_attrs.get(ATTR_MEASURED) or {}
+    out = []
+    for t in study.get_trials(deepcopy=False, states=states):
+        rec = TrialRecord.from_trial(t, measured if isinstance(measured, dict) else {})
+        if rec is not None:
+            out.append(rec)
+    return out

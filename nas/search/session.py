@@ -1,0 +1,94 @@
+"""What every backend does around its trials: open (or resume) the study, recover interrupted trials, queue the
+feasible start-up points, count finished trials, and know when to stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nas.search.config import SearchConfig, SearchConfigError
+from nas.search.record import TrialRecord
+from nas.search.recovery import recover
+from nas.search.study import create_or_resume
+
+#: Candidates rejected by the budget check cost nothing and do not count, up to MAX_DRAWS_PER_TRIAL per trial.
+MAX_DRAWS_PER_TRIAL = 10
+#: Feasible architectures (predicted within the budget) queued as the first trials of a new study, found by
+#: rejection sampling the space with the predictor, so the sampler starts from points that can be trained.
+STARTUP_FEASIBLE = 8
+MAX_STARTUP_DRAWS = 20000
+
+
+def quiet_optuna() -> None:
+    """Optuna's per-trial log lines and experimental-feature warnings off (the CLI reports trials itself)."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def counted_trials(study: Any) -> int:
+    """Finished trials that count towards --trials: evaluated, pruned or failed (not rejected, not interrupted)."""
+    import optuna
+
+    s = optuna.trial.TrialState
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(s.COMPLETE, s.PRUNED, s.FAIL)):
+        rec = TrialRecord.from_trial(t)
+        n += 1 if rec is None or rec.counted else 0  # no record: failed before its architecture was known
+    return n
+
+
+def draws_exhausted(study: Any, config: SearchConfig) -> bool:
+    return len(study.get_trials(deepcopy=False)) >= config.trials * MAX_DRAWS_PER_TRIAL
+
+
+class StopWhenDone:
+    """Optuna callback: stop once the study has `trials` counted trials (or used up its draws); between trials
+    it also recovers trials of processes that died meanwhile (another worker on the same storage)."""
+
+    def __init__(self, config: SearchConfig):
+        self.config = config
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        recover(study)
+        if counted_trials(study) >= self.config.trials or draws_exhausted(study, self.config):
+            study.stop()
+
+
+def feasible_startup_params(config: SearchConfig, n: int = STARTUP_FEASIBLE) -> list[dict[str, Any]]:
+    """Parameters of up to `n` seeded random architectures predicted within the budget (rejection sampling)."""
+    import numpy as np
+
+    from nas.search.trial import SearchContext
+
+    ctx = SearchContext(config)
+    rng = np.random.default_rng([config.seed, 7])
+    found: list[dict[str, Any]] = []
+    best_ms = float("inf")
+    for _ in range(MAX_STARTUP_DRAWS):
+        spec = ctx.space.sample(rng)
+        ms = ctx.estimate(spec).latency_ms
+        best_ms = min(best_ms, ms)
+        if ms <= config.budget_ms:
+            found.append(ctx.space.to_params(spec))
+            if len(found) >= n:
+                break
+    if not found:
+        raise SearchConfigError(f"no architecture of the search space fits {config.budget_ms:g} ms on {config.platform}"
+                                f" (the fastest of {MAX_STARTUP_DRAWS} random ones is predicted at {best_ms:.2f} ms); "
+                                f"raise --budget or lower --resolution")
+    return found
+
+
+def open_search_study(config: SearchConfig, storage: str, study_name: str,
+                      extra_attrs: dict[str, Any] | None = None) -> Any:
+    """The study, created or resumed; interrupted trials recovered; a new study gets its feasible start-up
+    points queued (no more than --trials of them, so a finished study leaves none waiting)."""
+    study = create_or_resume(config, storage, study_name, extra_attrs=extra_attrs)
+    recover(study)
+    if not study.get_trials(deepcopy=False):
+        for p in feasible_startup_params(config, min(STARTUP_FEASIBLE, config.trials)):
+            study.enqueue_trial(p, skip_if_exists=True)
+    return study

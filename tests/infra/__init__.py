@@ -1,0 +1,1 @@
+"""Test infrastructure for real distributed set-ups: a PostgreSQL server, private network namespaces, Ray clusters."""
