@@ -152,7 +152,7 @@ def hypervolume_history(rows: Sequence[TrialRow], ref_value: float, ref_latency_
     front: list[tuple[float, float]] = []  # non-dominated (value, latency) so far: the hypervolume is theirs
     hv = 0.0
     for r in sorted(rows, key=lambda r: r.number):
-        if r.category == "running":
+        if r.category in ("running", "queued"):
             continue
         if r.category in ("pareto", "dominated", "over budget") and r.value is not None and r.latency_ms is not None:
             v, lat = r.value, r.latency_ms

@@ -132,10 +132,13 @@ def test_ray_backend_end_to_end(tiny_idx_dir, tmp_path, capsys, nas_home, monkey
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     out = run_cli(capsys, BASE + ["--dataset", f"fashion-mnist:{tiny_idx_dir}", "--evaluator", "synflow",
                                   "--trials", "4", "--workers", "2", "--backend", "ray", "--json",
-                                  "--storage", str(tmp_path / "ray.db")])
+                                  "--objective", "pareto", "--storage", str(tmp_path / "ray.db")])
     study = load_study(str(tmp_path / "ray.db"), out["study"])
     records = [TrialRecord.from_trial(t) for t in study.get_trials()]
     assert len(counted(study)) == 4 and all(r.backend == "ray" for r in records)
+    for t in study.get_trials():  # the Pareto objective: accuracy and latency told to the study
+        if TrialRecord.from_trial(t).status == "evaluated":
+            assert t.values == [TrialRecord.from_trial(t).value, TrialRecord.from_trial(t).latency_ms]
     assert out["best"] is not None and out["best"]["latency_ms"] <= 30.0
 
 
@@ -199,3 +202,25 @@ def test_bad_options_end_with_one_line(args, words, tiny_idx_dir, tmp_path, caps
     code = main(["search"] + args + ["--dataset", f"fashion-mnist:{tiny_idx_dir}"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and words in err[0]
+
+
+def trial_lines(stdout: str) -> list[str]:
+    return [ln for ln in stdout.splitlines() if ln.startswith("trial ") and ": " in ln]
+
+
+def test_one_plain_line_per_trial_when_stdout_is_not_a_terminal(tiny_idx_dir, tmp_path):
+    env = {**os.environ, "NAS_HOME": str(tmp_path / "home")}
+    cmd = [sys.executable, "-m", "nas.cli.main"] + BASE + ["--dataset", f"fashion-mnist:{tiny_idx_dir}",
+                                                          "--evaluator", "synflow", "--trials", "3", "--workers",
+                                                          "1", "--storage", str(tmp_path / "l.db")]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = trial_lines(out.stdout)
+    assert len(lines) == 3
+    for ln in lines:  # number, status, the value and the latency with its kind
+        assert ": evaluated, score " in ln and "ms predicted" in ln and "on arm" in ln
+    assert "best within 30 ms" in out.stdout
+    quiet = subprocess.run(cmd + ["--trials", "4", "--quiet"], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=300)
+    assert quiet.returncode == 0 and not trial_lines(quiet.stdout)
+    assert "best within 30 ms" in quiet.stdout
