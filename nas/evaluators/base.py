@@ -105,6 +105,19 @@ class EvalResult:
         return cls(**kw)
 
 
+@dataclass(frozen=True)
+class SearchSettings:
+    """What a search tells every evaluator: torch `threads` per trial, `epochs` of proxy training (trained
+    evaluators), and `options` by evaluator-specific name (e.g. a supernet file), from `nas search` options."""
+
+    threads: int = 1
+    epochs: int = 1
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
+
+
 class Evaluator(ABC):
     """Estimates the quality of an architecture on a proxy task; see the module docstring for the contract."""
 
@@ -116,9 +129,9 @@ class Evaluator(ABC):
     config: Any
 
     @classmethod
-    def for_search(cls, *, threads: int, epochs: int) -> "Evaluator":
-        """The evaluator as a search runs it: `threads` torch threads per trial; `epochs` is for trained ones."""
-        return cls(threads=threads)  # type: ignore[call-arg]
+    def for_search(cls, settings: "SearchSettings") -> "Evaluator":
+        """The evaluator as a search runs it (each evaluator takes from `settings` what applies to it)."""
+        return cls(threads=settings.threads)  # type: ignore[call-arg]
 
     @abstractmethod
     def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:

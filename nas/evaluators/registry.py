@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from search_space.registry import Registry
 
-from nas.evaluators.base import Evaluator
+from nas.evaluators.base import Evaluator, SearchSettings
 from nas.evaluators.training import TrainingEvaluator
 from nas.evaluators.zero_cost import NaswotEvaluator, SynflowEvaluator
 
@@ -36,11 +36,11 @@ def make_evaluator(name: str = DEFAULT_EVALUATOR, config: Any = None,
     return factory(config, **overrides)
 
 
-def search_evaluator(name: str, *, threads: int, epochs: int,
+def search_evaluator(name: str, settings: SearchSettings,
                      registry: Registry[EvaluatorFactory] | None = None) -> Evaluator:
     """The evaluator `name` as a search trial runs it (see Evaluator.for_search); UnknownNameError lists names."""
     cls = (registry if registry is not None else default_evaluators()).get(name)
-    return cls.for_search(threads=threads, epochs=epochs)  # type: ignore[attr-defined]
+    return cls.for_search(settings)  # type: ignore[attr-defined]
 
 
 def evaluator_label(name: str, registry: Registry[EvaluatorFactory] | None = None) -> str:

@@ -37,8 +37,8 @@ from search_space.spec import ArchSpec
 
 from nas.data.proxy import ProxyData, ProxyTask
 from nas.data.split import TensorSplit
-from nas.evaluators.base import (ConfigError, EvalResult, EvaluationError, Evaluator, Pruned, Report, params_m,
-                                 torch_threads)
+from nas.evaluators.base import (ConfigError, EvalResult, EvaluationError, Evaluator, Pruned, Report, SearchSettings,
+                                 params_m, torch_threads)
 from nas.evaluators.proxy_net import build_proxy_model
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -185,8 +185,8 @@ class TrainingEvaluator(Evaluator):
     label = "validation accuracy after short proxy training"
 
     @classmethod
-    def for_search(cls, *, threads: int, epochs: int) -> "TrainingEvaluator":
-        return cls(threads=threads, epochs=epochs)
+    def for_search(cls, settings: SearchSettings) -> "TrainingEvaluator":
+        return cls(threads=settings.threads, epochs=settings.epochs)
 
     def __init__(self, config: TrainingConfig | None = None, **overrides: Any):
         base = config or TrainingConfig()

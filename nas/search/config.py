@@ -54,6 +54,8 @@ class SearchConfig:
     pruner: str | None = None
     predictor: str | None = None
     epochs: int = 1
+    #: Evaluator-specific settings as (name, value) pairs, e.g. (("supernet", "sn.pt"), ("bn_batches", 8)).
+    evaluator_options: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:
@@ -100,6 +102,7 @@ class SearchConfig:
     def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
         known = set(cls.__dataclass_fields__)
         kw = {k: v for k, v in data.items() if k in known}
+        kw["evaluator_options"] = tuple(tuple(pair) for pair in kw.get("evaluator_options") or ())
         if kw.get("objective") == "pareto" and kw.get("pruner") not in (None, "none"):
             kw["pruner"] = None  # stored by older code, which ignored a pruner with the Pareto objective
         return cls(**kw)

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from latency_models.estimate import LatencyEstimate
 from latency_models.profiles import Profile, require_profile
 from nas.data import load_dataset, prepare_proxy
-from nas.evaluators import Evaluator, Pruned, search_evaluator
+from nas.evaluators import Evaluator, Pruned, SearchSettings, search_evaluator
 from nas.search.config import SearchConfig
 from nas.search.record import TrialRecord
 from search_space.space import Dim, SearchSpace
@@ -65,7 +65,8 @@ class SearchContext:
     @cached_property
     def evaluator(self) -> Evaluator:
         threads = max(1, (os.cpu_count() or 1) // max(1, self.config.workers))
-        return search_evaluator(self.config.evaluator, threads=threads, epochs=self.config.epochs)
+        settings = SearchSettings(threads=threads, epochs=self.config.epochs, options=self.config.evaluator_options)
+        return search_evaluator(self.config.evaluator, settings)
 
     def estimate(self, spec: ArchSpec) -> LatencyEstimate:
         return self.profile.estimate(spec, self.config.predictor)
