@@ -31,6 +31,12 @@ class LatencyEstimate:
     extrapolates: bool = False
     cv: float | None = None
     noisy: bool = False
+    #: Measured figures: the drift reference network's latency timed beside it (same platform, resolution),
+    #: so the figure can be put on another moment's speed (latency_ms / reference_ms is drift-free).
+    reference_ms: float | None = None
+    #: Measured figures: the reference had drifted from the session's first reading by more than the
+    #: drift tolerance when this was taken (the figure is shown, but flagged, not trusted).
+    drifted: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -50,6 +56,8 @@ class LatencyEstimate:
             bits.append("extrapolated")
         if self.noisy:
             bits.append("noisy")
+        if self.drifted:
+            bits.append("machine speed drifted")
         if self.source == "published":
             bits.append("calibrated from published measurements")
         return f"{self.latency_ms:.2f} ms {self.kind} ({', '.join(bits)})"

@@ -13,6 +13,7 @@ from nas.evaluators import evaluator_label
 from nas.search.api import Hooks, search as run_search
 from nas.search.budget import parse_budget
 from nas.search.config import DEFAULT_TIMEOUT_S, DEFAULT_TRIALS, SearchConfig, default_workers
+from nas.search.measuring import loop_summary
 from nas.search.record import TrialRecord
 from nas.search.results import SearchResults
 from search_space.errors import UserError
@@ -47,7 +48,8 @@ def results_json(res: SearchResults) -> dict[str, Any]:
             "objective": cfg.objective, "backend": cfg.backend, "evaluator": cfg.evaluator, "dataset": cfg.dataset,
             "deployment_resolution": cfg.resolution, "proxy_resolution": cfg.proxy_resolution,
             "trials": res.counts, "best": candidate_json(res.best) if res.best else None,
-            "pareto": [candidate_json(c) for c in res.pareto], "candidates": [trial_json(r) for r in res.records]}
+            "pareto": [candidate_json(c) for c in res.pareto], "candidates": [trial_json(r) for r in res.records],
+            "measurement": loop.to_dict() if (loop := loop_summary(res.records)) else None}
 
 
 def latency_text(r: TrialRecord) -> str:
@@ -98,6 +100,15 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
         b = res.best
         out.print(f"[bold]best within {cfg.budget_ms:g} ms[/bold]: {b.arch_id} (trial {b.number}), {metric} "
                   f"{value_text(b.value)}, latency {latency_text(b)} on {b.latency.platform} ({b.latency.runtime})")
+    loop = loop_summary(res.records)
+    if loop is not None:
+        share = f", {loop.share * 100:.1f}% of trial time" if loop.share is not None else ""
+        err = (f"; corrected prediction's error near the budget {loop.near_budget_error_start * 100:.1f}% at "
+               f"the start, {loop.near_budget_error_end * 100:.1f}% at the end"
+               if loop.near_budget_error_start is not None else "")
+        out.print(f"measured in the loop: {loop.measured} candidates before training ({loop.measure_s:.0f} s"
+                  f"{share}), {loop.rejected_unmeasured} rejected unmeasured, {loop.trained_over_budget} trained "
+                  f"over the budget{err}")
     st = f" --storage {storage_arg}" if storage_arg else ""
     out.print(f"study stored in {res.storage} (study name {res.study!r})")
     out.print(f"next: nas dashboard{st} --study {res.study}")
@@ -139,6 +150,11 @@ def search(
     predictor: Optional[str] = typer.Option(None, "--predictor", help="Latency predictor (default: the profile's)."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Measure the Pareto members on the device when "
                                 "the platform is measurable here."),
+    measure_in_loop: bool = typer.Option(True, "--measure-in-loop/--no-measure-in-loop", help="Time every "
+                                         "candidate that would be trained on the device first (this machine for "
+                                         "cpu/cpu-torch/gpu, or --measure-on); the measurement decides."),
+    measure_on: Optional[str] = typer.Option(None, "--measure-on", help="URL of a `nas agent` on the target "
+                                             "device (token from NAS_AGENT_TOKEN)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no per-trial lines."),
 ) -> None:
@@ -150,7 +166,8 @@ def search(
                           proxy_resolution=proxy_resolution, train_examples=train_examples,
                           val_examples=val_examples, trials=trials, timeout_s=timeout or None, seed=seed,
                           workers=workers, backend=backend, ray_address=ray_address, pruner=pruner,
-                          predictor=predictor, epochs=epochs)
+                          predictor=predictor, epochs=epochs, measure_in_loop=measure_in_loop,
+                          measure_on=measure_on)
     bars = not json_out and not quiet and sys.stderr.isatty()
     lines = not json_out and not quiet and not sys.stdout.isatty()
 

@@ -56,6 +56,10 @@ class SearchConfig:
     epochs: int = 1
     #: Evaluator-specific settings as (name, value) pairs, e.g. (("supernet", "sn.pt"), ("bn_batches", 8)).
     evaluator_options: tuple[tuple[str, Any], ...] = ()
+    #: Time every candidate that would be trained on the device first (when it can be measured: this machine
+    #: for a local platform, or the `nas agent` at `measure_on`); the measurement decides the budget.
+    measure_in_loop: bool = True
+    measure_on: str | None = None
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:

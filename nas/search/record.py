@@ -69,6 +69,14 @@ class TrialRecord:
     number: int = -1
     state: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: In-loop measurement (nas.search.measuring): the study's measured/predicted correction applied to the
+    #: prediction when this trial was decided, its spread (the corrected prediction's error), and the seconds
+    #: spent measuring this candidate.
+    loop_factor: float | None = None
+    loop_spread: float | None = None
+    measure_s: float = 0.0
+    #: Seconds from the trial's start to its end (from the storage, not stored in the record).
+    duration_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -77,14 +85,16 @@ class TrialRecord:
     # ------------------------------------------------------------------------------------------- building
     @classmethod
     def candidate(cls, spec: NetSpec, predicted: LatencyEstimate, budget_ms: float, backend: str = "optuna",
-                  measured: LatencyEstimate | None = None) -> "TrialRecord":
+                  measured: LatencyEstimate | None = None, loop_factor: float | None = None,
+                  loop_spread: float | None = None, measure_s: float = 0.0) -> "TrialRecord":
         """The budget check, the one place it is made: rejected when the deciding latency (the measured one when
-        there is one, else the prediction) is over `budget_ms`, else running (to be evaluated)."""
-        deciding = measured if measured is not None else predicted
-        status = REJECTED if deciding.latency_ms > budget_ms else RUNNING
-        return cls(status=status, arch_id=spec.arch_id, spec=spec.to_json(), cost=CostSummary.of(spec),
-                   budget_ms=float(budget_ms), predicted=predicted, measured=measured,
-                   decided_by=deciding.kind, backend=backend)
+        there is one, else the prediction, corrected by the loop's factor when there is one) is over
+        `budget_ms`, else running (to be evaluated)."""
+        rec = cls(status=RUNNING, arch_id=spec.arch_id, spec=spec.to_json(), cost=CostSummary.of(spec),
+                  budget_ms=float(budget_ms), predicted=predicted, measured=measured,
+                  decided_by="measured" if measured is not None else "predicted", backend=backend,
+                  loop_factor=loop_factor, loop_spread=loop_spread, measure_s=measure_s)
+        return replace(rec, status=REJECTED) if rec.latency_ms > budget_ms else rec
 
     def evaluated(self, result: EvalResult) -> "TrialRecord":
         return replace(self, status=EVALUATED, evaluation=result)
@@ -98,14 +108,27 @@ class TrialRecord:
     def interrupted(self, reason: str) -> "TrialRecord":
         return replace(self, status=INTERRUPTED, failure=reason[:500])
 
+    def with_outcome(self, other: "TrialRecord") -> "TrialRecord":
+        """This candidate with the evaluation outcome of `other` (the same candidate evaluated elsewhere)."""
+        return replace(self, status=other.status, evaluation=other.evaluation, pruned_at=other.pruned_at,
+                       failure=other.failure)
+
     def with_measured(self, measured: LatencyEstimate) -> "TrialRecord":
         return replace(self, measured=measured)
 
     # ------------------------------------------------------------------------------------------- reading
     @property
     def latency(self) -> LatencyEstimate:
-        """The figure shown and judged: the measured one when there is one, else the prediction."""
-        return self.measured if self.measured is not None else self.predicted
+        """The figure shown and judged: the measured one when there is one, else the prediction (corrected by
+        the in-loop measurements when the search had them, with their spread as its error)."""
+        if self.measured is not None:
+            return self.measured
+        if self.loop_factor is None or self.loop_factor == 1.0:
+            return self.predicted
+        p = self.predicted
+        return replace(p, latency_ms=p.latency_ms * self.loop_factor,
+                       predictor=f"{p.predictor or 'profile'} x{self.loop_factor:.3f} (in-loop correction)",
+                       error_rmspe=self.loop_spread if self.loop_spread is not None else p.error_rmspe)
 
     @property
     def latency_ms(self) -> float:
@@ -141,8 +164,8 @@ class TrialRecord:
     # ------------------------------------------------------------------------------------------- storage
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.pop("number")
-        d.pop("state")
+        for key in ("number", "state", "duration_s"):
+            d.pop(key)
         d["predicted"] = self.predicted.to_dict()
         d["measured"] = self.measured.to_dict() if self.measured else None
         d["evaluation"] = self.evaluation.to_dict() if self.evaluation else None
@@ -160,7 +183,8 @@ class TrialRecord:
                    evaluation=EvalResult.from_dict(d["evaluation"]) if d.get("evaluation") else None,
                    pruned_at=tuple(d["pruned_at"]) if d.get("pruned_at") else None,  # type: ignore[arg-type]
                    failure=d.get("failure"), backend=d.get("backend", "optuna"), retry_of=d.get("retry_of"),
-                   number=number, state=state, tags=tuple(d.get("tags") or ()))
+                   number=number, state=state, tags=tuple(d.get("tags") or ()), loop_factor=d.get("loop_factor"),
+                   loop_spread=d.get("loop_spread"), measure_s=float(d.get("measure_s") or 0.0))
 
     def to_attrs(self) -> dict[str, Any]:
         """The trial's user attributes: the record under ATTR_RECORD (the only writer of trial attributes)."""
@@ -178,6 +202,8 @@ class TrialRecord:
             rec = _from_legacy(trial)
         else:
             return None
+        if trial.datetime_start is not None and trial.datetime_complete is not None:
+            rec = replace(rec, duration_s=(trial.datetime_complete - trial.datetime_start).total_seconds())
         if rec.status == RUNNING and trial.state.is_finished():
             # finished in storage without a final record: a process killed mid-write, or failed by recovery
             rec = replace(rec, status=INTERRUPTED if trial.state.name == "FAIL" else rec.status)

@@ -31,12 +31,20 @@ def _random(config: SearchConfig, seed: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+def _evolution(config: SearchConfig, seed: int) -> Any:
+    """Regularized evolution with tournament selection (nas/search/evolution.py)."""
+    from nas.search.evolution import evolution_sampler
+
+    return evolution_sampler(config, seed)
+
+
 def default_strategies() -> Registry[SamplerFactory]:
-    """A fresh registry with the built-in strategies: tpe, nsga2, random."""
+    """A fresh registry with the built-in strategies: tpe, nsga2, random, evolution."""
     reg: Registry[SamplerFactory] = Registry("search strategy")
     reg.add("tpe", _tpe)
     reg.add("nsga2", _nsga2)
     reg.add("random", _random)
+    reg.add("evolution", _evolution)
     return reg
 
 

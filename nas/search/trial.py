@@ -4,6 +4,7 @@ check the budget (TrialRecord.candidate), then evaluate it with intermediate rep
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable
@@ -13,6 +14,7 @@ from latency_models.profiles import Profile, require_profile
 from nas.data import load_dataset, prepare_proxy
 from nas.evaluators import Evaluator, Pruned, SearchSettings, search_evaluator
 from nas.search.config import SearchConfig
+from nas.search.measuring import LoopCalibration, Measurer, local_measurer, measured_records
 from nas.search.record import TrialRecord
 from search_space.space import Dim, SearchSpace
 from search_space.spec import ArchSpec
@@ -71,11 +73,34 @@ class SearchContext:
     def estimate(self, spec: ArchSpec) -> LatencyEstimate:
         return self.profile.estimate(spec, self.config.predictor)
 
+    @cached_property
+    def measurer(self) -> Measurer | None:
+        """Where candidates are timed before training (None: the platform cannot be measured from here)."""
+        if not self.config.measure_in_loop:
+            return None
+        return local_measurer(self.config.platform)
+
     # ------------------------------------------------------------------------------------------ the trial
-    def candidate(self, ask: Ask, backend: str) -> TrialRecord:
-        """The architecture the sampler chose, its latency and the budget check (rejected or running)."""
+    def candidate(self, ask: Ask, backend: str, study: Any = None) -> TrialRecord:
+        """The architecture the sampler chose, its latency and the budget check (rejected or running).
+
+        With a measurer, the candidate is measured unless the prediction, corrected by the study's measured
+        candidates, is beyond its error band over the budget (then rejected unmeasured); an unreachable device
+        leaves the decision to the corrected prediction, labelled predicted."""
         spec = self.space.build(ask)
-        return TrialRecord.candidate(spec, self.estimate(spec), self.config.budget_ms, backend=backend)
+        predicted = self.estimate(spec)
+        budget = self.config.budget_ms
+        if self.measurer is None:
+            return TrialRecord.candidate(spec, predicted, budget, backend=backend)
+        records = measured_records(study) if study is not None else []
+        cal = LoopCalibration.from_records(records, self.profile.error(self.config.predictor))
+        loop = dict(loop_factor=cal.factor, loop_spread=cal.spread)
+        if cal.clearly_over(predicted.latency_ms, budget):
+            return TrialRecord.candidate(spec, predicted, budget, backend=backend, **loop)
+        start = time.perf_counter()
+        measured = self.measurer.measure(spec)
+        return TrialRecord.candidate(spec, predicted, budget, backend=backend, measured=measured,
+                                     measure_s=time.perf_counter() - start, **loop)
 
     def evaluate(self, record: TrialRecord, report: Report | None = None) -> TrialRecord:
         """Evaluate an accepted candidate: evaluated, pruned (a report asked to stop) or failed (with the reason).

@@ -5,31 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from latency_models.estimate import LatencyEstimate
-
-from latency_models.measure import backend_for, measure_network
-from latency_models.platform import builtin_platforms
+from latency_models.measure import measure_network
 from latency_models.timings import now_iso
 from latency_models.profiles import get_platform
+from nas.search.measuring import can_measure_here
 from nas.search.record import ATTR_MEASURED, measurement_entry
 from nas.search.results import SearchResults, load_results
 from search_space.progress import ProgressFn
 from search_space.spec import spec_from_json
-
-
-def can_measure_here(platform_name: str) -> tuple[bool, str]:
-    """Whether this machine is the platform's device: a built-in local platform (cpu, cpu-torch, gpu) whose
-    runtime works here. A user platform fit from timings measured elsewhere (a Raspberry Pi, a phone) is not."""
-    platform = get_platform(platform_name)
-    if not platform.measurable:
-        return False, f"{platform_name} is calibrated from published measurements; its latencies stay predicted"
-    builtin = builtin_platforms().get(platform_name)
-    if builtin is None or not builtin.measurable:
-        return False, f"{platform_name} was measured on its own device; its latencies here stay predicted"
-    try:
-        backend_for(platform)
-    except Exception as exc:  # noqa: BLE001 - e.g. no CUDA device, no onnxruntime
-        return False, str(exc)
-    return True, ""
 
 
 def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | None = None,

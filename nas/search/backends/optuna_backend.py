@@ -53,7 +53,7 @@ class Objective:
         import optuna
 
         cfg, ctx = self.config, self.ctx
-        rec = ctx.candidate(lambda d: suggest(trial, d), backend="optuna")
+        rec = ctx.candidate(lambda d: suggest(trial, d), backend="optuna", study=trial.study)
         rec = replace(rec, retry_of=retry_of(trial))
         write_record(trial.storage, trial._trial_id, rec)
         trial.set_constraint(CONSTRAINT, rec.constraint_ms)

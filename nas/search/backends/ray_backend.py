@@ -107,7 +107,7 @@ def _study_searcher_class() -> type:
                     return Searcher.FINISHED if not self.live else None
                 trial = self.study.ask()
                 self.heartbeat.add(trial._trial_id)
-                rec = self.ctx.candidate(lambda d: suggest(trial, d), backend="ray")
+                rec = self.ctx.candidate(lambda d: suggest(trial, d), backend="ray", study=self.study)
                 rec = replace(rec, retry_of=retry_of(trial))
                 write_record(self.study._storage, trial._trial_id, rec)
                 trial.set_constraint(CONSTRAINT, rec.constraint_ms)
@@ -136,7 +136,7 @@ def _study_searcher_class() -> type:
                 self.interrupt(trial, rec, "its Ray worker stopped")
                 return
             if result and result.get("final") and result.get("record"):
-                rec = replace(TrialRecord.from_dict(json.loads(result["record"])), retry_of=rec.retry_of)
+                rec = rec.with_outcome(TrialRecord.from_dict(json.loads(result["record"])))
             else:  # stopped by the scheduler after its last report
                 step, value = last if last else (0, 0.0)
                 rec = rec.pruned(step, value)

@@ -1,0 +1,343 @@
+"""The single-path one-shot supernet (Guo et al. 2019): every member of a SearchSpace as a path through shared weights.
+
+Layout, at the proxy task's input (the same stem / body / head as `build_proxy_model` gives for a member):
+
+- the stem convolutions (fixed by the space) and, at large proxy inputs, its max-pool;
+- for every unit position of every stage (up to the stage's largest depth) one `ChoiceBlock` per (variant, kernel)
+  pair, each with weights of its own at the stage's widest shape (widest output, largest split ratio, widest input
+  from the previous stage), SE included (used only by paths with SE on);
+- the head 1x1 convolution at the largest head width and the classifier over it.
+
+A path (a member `ArchSpec` of the space) picks a choice block per unit and runs only it, on channel slices: a
+convolution of cin -> cout channels uses the first cout output / cin input channels of the widest weights, its
+BatchNorm the first cout entries (affine and running statistics); widths and split ratios are thus slices, depth
+skips the trailing unit positions of a stage. The route through the blocks is the project's own block plan
+(`search_space.plan.plan` of `proxy_spec(member, task)`), and the unit's split / channel mixing is the builder's
+(`search_space.modules.interleave`), so `extract(member)` -- a stand-alone network of `build_proxy_model` with the
+sliced weights copied in -- computes what the path computes (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from typing import Any, Iterator, Mapping
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from search_space.blocks import Block, Classifier, ConvBlock, MaxPool, ShuffleUnit
+from search_space.layers import Conv
+from search_space.modules import Network, interleave
+from search_space.plan import plan
+from search_space.space import ParamError, SearchSpace, StageRange
+from search_space.spec import ArchSpec, SpecError, UnitSpec
+
+from nas.data.proxy import ProxyTask
+from nas.evaluators.proxy_net import build_proxy_model, proxy_spec
+
+
+class SupernetError(ValueError):
+    """A path the supernet cannot take (an architecture outside its space), or a supernet that cannot be built."""
+
+
+# ------------------------------------------------------------------------------------------------ space records
+def space_to_dict(space: SearchSpace) -> dict[str, Any]:
+    """JSON-ready record of a SearchSpace (tuples as lists)."""
+    return asdict(space)
+
+
+def space_from_dict(d: Mapping[str, Any]) -> SearchSpace:
+    """Inverse of space_to_dict; ValueError on a damaged record."""
+    try:
+        kw = dict(d)
+        kw["stages"] = tuple(StageRange(**s) for s in d["stages"])
+        for key in ("kernels", "variants", "split_ratios", "se", "residual", "head_widths", "resolutions", "stem"):
+            kw[key] = tuple(d[key])
+        return SearchSpace(**kw)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"damaged search-space record ({type(exc).__name__}: {exc})") from None
+
+
+def choice_key(variant: str, kernel: int) -> str:
+    """Name of the choice block of a (variant, kernel) pair, e.g. 'v2_star_k5'."""
+    return f"{variant}_k{kernel}"
+
+
+# ------------------------------------------------------------------------------------------------ sliced layers
+_ACT = {None: lambda x: x, "relu": lambda x: F.relu(x, inplace=True), "relu6": lambda x: F.relu6(x, inplace=True)}
+
+
+class SlicedConvBN(nn.Module):
+    """A convolution (+ BatchNorm) at its widest shape (cout_max, cin_max): `forward(x, conv)` runs plan conv
+    `conv` (cin -> cout, groups 1 or depthwise) on the first channels of the weights and of the BatchNorm."""
+
+    def __init__(self, cin_max: int, cout_max: int, kernel: int, depthwise: bool, bn: bool = True):
+        super().__init__()
+        self.depthwise, self.kernel = depthwise, kernel
+        self.cin_max, self.cout_max = cin_max, cout_max
+        self.weight = nn.Parameter(torch.empty(cout_max, 1 if depthwise else cin_max, kernel, kernel))
+        self.bn = nn.BatchNorm2d(cout_max) if bn else None
+        self.bias = None if bn else nn.Parameter(torch.zeros(cout_max))
+        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+
+    def check(self, conv: Conv) -> None:
+        depthwise = conv.groups > 1
+        if depthwise and conv.groups != conv.cin or (conv.kernel, depthwise, conv.bn) != \
+                (self.kernel, self.depthwise, self.bn is not None) or conv.cout > self.cout_max or \
+                (not depthwise and conv.cin > self.cin_max):
+            raise SupernetError(f"conv {conv} does not fit the supernet layer {self.extra_repr()}")
+
+    def sliced(self, conv: Conv) -> dict[str, torch.Tensor]:
+        """The stand-alone ConvBNAct state of `conv` (keys 'conv.weight', 'bn.*' or 'conv.bias'), as views."""
+        c = conv.cout
+        out = {"conv.weight": self.weight[:c] if self.depthwise else self.weight[:c, :conv.cin]}
+        if self.bn is not None:
+            bn = self.bn
+            out.update({"bn.weight": bn.weight[:c], "bn.bias": bn.bias[:c], "bn.running_mean": bn.running_mean[:c],
+                        "bn.running_var": bn.running_var[:c], "bn.num_batches_tracked": bn.num_batches_tracked})
+        else:
+            out["conv.bias"] = self.bias[:c]  # type: ignore[index]
+        return out
+
+    def forward(self, x: torch.Tensor, conv: Conv) -> torch.Tensor:  # type: ignore[override]
+        c = conv.cout
+        w = self.weight[:c] if self.depthwise else self.weight[:c, :conv.cin]
+        bias = None if self.bias is None else self.bias[:c]
+        y = F.conv2d(x, w, bias, conv.stride, conv.kernel // 2, 1, conv.groups)
+        bn = self.bn
+        if bn is not None:
+            momentum = 0.0 if bn.momentum is None else bn.momentum
+            if self.training:
+                bn.num_batches_tracked.add_(1)
+                if bn.momentum is None:
+                    momentum = 1.0 / float(bn.num_batches_tracked)
+            # running_mean[:c] / running_var[:c] are views: the training update lands in the widest buffers
+            y = F.batch_norm(y, bn.running_mean[:c], bn.running_var[:c], bn.weight[:c], bn.bias[:c], self.training,
+                             momentum, bn.eps)
+        return _ACT[conv.act](y)
+
+    def extra_repr(self) -> str:
+        kind = "dw" if self.depthwise else "conv"
+        return f"{kind} {self.kernel}x{self.kernel}, {self.cin_max} -> {self.cout_max} at most"
+
+
+class SlicedSE(nn.Module):
+    """Squeeze-and-excitation at its widest shape; `forward(x, channels, mid)` uses the first channels / mid units."""
+
+    def __init__(self, channels_max: int, mid_max: int):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels_max, mid_max, 1)
+        self.fc2 = nn.Conv2d(mid_max, channels_max, 1)
+        for fc in (self.fc1, self.fc2):
+            nn.init.kaiming_normal_(fc.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(fc.bias)
+
+    def sliced(self, channels: int, mid: int) -> dict[str, torch.Tensor]:
+        return {"fc1.weight": self.fc1.weight[:mid, :channels], "fc1.bias": self.fc1.bias[:mid],
+                "fc2.weight": self.fc2.weight[:channels, :mid], "fc2.bias": self.fc2.bias[:channels]}
+
+    def forward(self, x: torch.Tensor, channels: int, mid: int) -> torch.Tensor:  # type: ignore[override]
+        p = self.sliced(channels, mid)
+        s = F.adaptive_avg_pool2d(x, 1)
+        s = F.relu(F.conv2d(s, p["fc1.weight"], p["fc1.bias"]), inplace=True)
+        return x * torch.sigmoid(F.conv2d(s, p["fc2.weight"], p["fc2.bias"]))
+
+
+def _widest(convs: list[tuple[Conv, ...]]) -> list[SlicedConvBN]:
+    """One sliced layer per position of a conv chain, as wide as the widest conv at that position."""
+    layers = []
+    for at in zip(*convs):
+        first = at[0]
+        layers.append(SlicedConvBN(max(c.cin for c in at), max(c.cout for c in at), first.kernel, first.groups > 1,
+                                   first.bn))
+    return layers
+
+
+class ChoiceBlock(nn.Module):
+    """One (variant, kernel) choice of a unit position: main branch, side branch (first unit), SE, at widest shape."""
+
+    def __init__(self, widest: list[ShuffleUnit], se: bool = True):
+        super().__init__()
+        first = widest[0].first
+        self.main = nn.ModuleList(_widest([b.main_branch() for b in widest]))
+        self.side = nn.ModuleList(_widest([b.side_branch() for b in widest])) if first else None
+        self.se = SlicedSE(max(b.branch_channels for b in widest), max(b.se_channels for b in widest)) if se else None
+
+    def forward(self, x: torch.Tensor, block: ShuffleUnit) -> torch.Tensor:  # type: ignore[override]
+        """The unit `block` (a plan block of this position and choice) on x; mirrors ShuffleUnitModule.forward."""
+        if self.side is not None:
+            a = x
+            for layer, conv in zip(self.side, block.side_branch()):
+                a = layer(a, conv)
+            b_in = x
+        else:
+            n_id = block.identity_channels
+            a, b_in = x[:, :n_id], x[:, n_id:]
+        b = b_in
+        for layer, conv in zip(self.main, block.main_branch()):
+            b = layer(b, conv)
+        if block.unit.se:
+            b = self.se(b, block.branch_channels, block.se_channels)  # type: ignore[misc]
+        if block.residual:
+            b = F.relu(b + b_in)
+        return interleave(a, b)
+
+
+class SlicedLinear(nn.Module):
+    """The classifier at its widest input; `forward(x, cin)` uses the first cin inputs."""
+
+    def __init__(self, cin_max: int, num_classes: int):
+        super().__init__()
+        self.fc = nn.Linear(cin_max, num_classes)
+        nn.init.normal_(self.fc.weight, 0, 0.01)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: torch.Tensor, cin: int) -> torch.Tensor:  # type: ignore[override]
+        return F.linear(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), self.fc.weight[:, :cin], self.fc.bias)
+
+
+# ------------------------------------------------------------------------------------------------ the supernet
+class Supernet(nn.Module):
+    """Single-path one-shot supernet over `space` at the proxy input of `task`; see the module docstring.
+
+    `forward(x, member)` runs the path of `member` (an ArchSpec of the space, at any deployment resolution / class
+    count: the proxy network's input and classes are the task's) on x (B, task.channels, res, res) -> (B, classes).
+    """
+
+    def __init__(self, space: SearchSpace, task: ProxyTask, seed: int = 0):
+        super().__init__()
+        self.space, self.task = space, task
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self._build()
+
+    def _build(self) -> None:
+        space, task = self.space, self.task
+        widest = proxy_spec(widest_member(space), task)
+        self.stem_stride, self.stem_pool = widest.stem_stride, widest.stem_pool
+        blocks = plan(widest)
+        stem = [b.conv for b in blocks if isinstance(b, ConvBlock) and b.name.startswith("stem.")]
+        self.stem = nn.ModuleList(_widest([tuple(stem)]))
+        cin = space.stem[-1]
+        stages = nn.ModuleList()
+        for s, rng_s in enumerate(space.stages):
+            positions = nn.ModuleList()
+            for u in range(rng_s.depth_high):
+                choices = nn.ModuleDict()
+                for variant in space.variants:
+                    for kernel in space.kernels:
+                        units = [ShuffleUnit(f"stage{s + 2}.unit{u}", cin if u == 0 else rng_s.width_high,
+                                             rng_s.width_high, rng_s.stride if u == 0 else 1,
+                                             UnitSpec(kernel, variant, ratio, se=True), u == 0)
+                                 for ratio in space.split_ratios]
+                        choices[choice_key(variant, kernel)] = ChoiceBlock(units, se=True in space.se)
+                positions.append(choices)
+            stages.append(positions)
+            cin = rng_s.width_high
+        self.stages = stages
+        head = max(space.head_widths)
+        self.head = SlicedConvBN(cin, head, 1, False) if head else None
+        self.classifier = SlicedLinear(max([cin] + [h for h in space.head_widths if h]), task.num_classes)
+
+    # ------------------------------------------------------------------------------------------- paths
+    def member(self, spec: ArchSpec) -> ArchSpec:
+        """The proxy network of `spec` (the path's route), after checking that its body is in the space.
+
+        The deployment resolution, class count and input channels are free (the proxy replaces them); every other
+        field must be a member of the space. SupernetError names the first field that is not.
+        """
+        if not isinstance(spec, ArchSpec):
+            raise SupernetError(f"the supernet holds ShuffleNet-V2-style networks, not {type(spec).__name__}")
+        sp = replace(self.space, resolutions=(spec.resolution,), num_classes=spec.num_classes,
+                     in_channels=spec.in_channels)
+        try:
+            sp.to_params(spec)
+        except (ParamError, SpecError) as exc:
+            raise SupernetError(f"architecture {spec.label()} is outside the supernet's search space "
+                                f"({self.space.name}): {exc}") from None
+        proxy = proxy_spec(spec, self.task)
+        if (proxy.stem_stride, proxy.stem_pool) != (self.stem_stride, self.stem_pool):
+            raise SupernetError(f"architecture {spec.label()} has a stem the supernet does not hold")
+        return proxy
+
+    def route(self, proxy: ArchSpec) -> Iterator[tuple[nn.Module, Block]]:
+        """(supernet module, plan block) pairs of a proxy spec's path, in the plan's order."""
+        blocks = iter(plan(proxy))
+        for layer, _ in zip(self.stem, proxy.stem):
+            yield layer, next(blocks)
+        if proxy.stem_pool:
+            yield nn.Identity(), next(blocks)
+        for stage, st in zip(self.stages, proxy.stages):
+            for position, unit in zip(stage, st.units):
+                yield position[choice_key(unit.variant, unit.kernel)], next(blocks)
+        if proxy.head_width:
+            yield self.head, next(blocks)  # type: ignore[misc]
+        yield self.classifier, next(blocks)
+
+    def forward(self, x: torch.Tensor, member: ArchSpec) -> torch.Tensor:  # type: ignore[override]
+        return self.run(x, self.member(member))
+
+    def run(self, x: torch.Tensor, proxy: ArchSpec) -> torch.Tensor:
+        """The path of a proxy spec already checked by `member` on x."""
+        for module, block in self.route(proxy):
+            if isinstance(block, ShuffleUnit):
+                x = module(x, block)
+            elif isinstance(block, ConvBlock):
+                x = module(x, block.conv)
+            elif isinstance(block, MaxPool):
+                x = F.max_pool2d(x, block.kernel, block.stride, block.kernel // 2)
+            elif isinstance(block, Classifier):
+                x = module(x, block.cin)
+            else:  # pragma: no cover - the ShuffleNet plan has no other block types
+                raise SupernetError(f"no supernet layer for block {block.name}")
+        return x
+
+    # ------------------------------------------------------------------------------------------- sub-networks
+    def subnet_state_dict(self, member: ArchSpec) -> dict[str, torch.Tensor]:
+        """The state dict of the stand-alone proxy network of `member` (build_proxy_model's keys), as copies of the
+        supernet slices."""
+        out: dict[str, torch.Tensor] = {}
+        for i, (module, block) in enumerate(self.route(self.member(member))):
+            if isinstance(block, ConvBlock):
+                part = {f"{i}.{k}": v for k, v in module.sliced(block.conv).items()}
+            elif isinstance(block, ShuffleUnit):
+                part = {}
+                for branch, convs in (("main", block.main_branch()), ("side", block.side_branch())):
+                    layers = getattr(module, branch) or ()
+                    for j, (layer, conv) in enumerate(zip(layers, convs)):
+                        part.update({f"{i}.{branch}.{j}.{k}": v for k, v in layer.sliced(conv).items()})
+                if block.unit.se:
+                    se = module.se.sliced(block.branch_channels, block.se_channels)
+                    part.update({f"{i}.se.{k}": v for k, v in se.items()})
+            elif isinstance(block, Classifier):
+                part = {f"{i}.fc.weight": module.fc.weight[:, :block.cin], f"{i}.fc.bias": module.fc.bias}
+            else:
+                part = {}
+            out.update({k: v.detach().clone() for k, v in part.items()})
+        return out
+
+    def extract(self, member: ArchSpec, channels_last: bool = False) -> Network:
+        """The stand-alone proxy network of `member` (build_proxy_model, training form) with the path's weights and
+        BatchNorm statistics copied in; in the supernet's train/eval mode."""
+        net = build_proxy_model(member, self.task, seed=0, channels_last=False)
+        net.load_state_dict(self.subnet_state_dict(member), strict=True)
+        if channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        return net.train(self.training)
+
+    def choice_blocks(self) -> int:
+        """Number of choice blocks (unit positions x variants x kernels)."""
+        return sum(len(p) for stage in self.stages for p in stage)
+
+    def params_m(self) -> float:
+        return sum(p.numel() for p in self.parameters()) / 1e6
+
+
+def widest_member(space: SearchSpace) -> ArchSpec:
+    """The member of `space` with every stage at its widest and deepest, the largest split ratio and head (tests)."""
+    return space.build(lambda d: d.values()[-1])
+
+
+__all__ = ["ChoiceBlock", "SlicedConvBN", "SlicedLinear", "SlicedSE", "Supernet", "SupernetError", "choice_key",
+           "space_from_dict", "space_to_dict", "widest_member"]
