@@ -27,8 +27,8 @@ def candidate_json(r: TrialRecord) -> dict[str, Any]:
     lat = r.latency
     return {"trial": r.number, "arch_id": r.arch_id, "accuracy": r.value, "accuracy_metric": _metric_label(r),
             "evaluator": r.evaluation.evaluator if r.evaluation else None,
-            "fidelity": {"epochs": r.evaluation.epochs, "train_examples": r.evaluation.train_examples}
-            if r.evaluation else None,
+            "fidelity": {"rung": r.rung, "epochs": r.evaluation.epochs,
+                         "train_examples": r.evaluation.train_examples} if r.evaluation else None,
             "latency_ms": lat.latency_ms, "latency_kind": lat.kind, "predicted_ms": r.predicted.latency_ms,
             "measured_ms": r.measured.latency_ms if r.measured else None, "platform": lat.platform,
             "runtime": lat.runtime, "predictor_error_rmspe": r.predicted.error_rmspe, "flops_m": r.cost.flops_m,
@@ -37,7 +37,7 @@ def candidate_json(r: TrialRecord) -> dict[str, Any]:
 
 def trial_json(r: TrialRecord) -> dict[str, Any]:
     """One trial of `candidates`: every trial of the study, whatever its status."""
-    return {"trial": r.number, "arch_id": r.arch_id, "status": r.status, "accuracy": r.value,
+    return {"trial": r.number, "arch_id": r.arch_id, "status": r.status, "accuracy": r.value, "rung": r.rung,
             "latency_ms": r.latency_ms, "latency_kind": r.latency.kind, "decided_by": r.decided_by,
             "backend": r.backend}
 
@@ -69,6 +69,10 @@ def value_text(value: float | None) -> str:
 def trial_line(r: TrialRecord) -> str:
     """One plain line per finished trial (for logs): number, status, accuracy, latency with its kind."""
     extra = f" ({r.failure})" if r.failure else (f" at step {r.pruned_at[0]}" if r.pruned_at else "")
+    if r.rung:
+        extra += f" at rung {r.rung}"
+        if r.evaluation is not None:
+            extra += f" ({r.evaluation.epochs:g} epochs on {r.evaluation.train_examples} images)"
     value = r.value if r.value is not None else (r.pruned_at[1] if r.pruned_at else None)
     word = "score" if r.evaluation is not None and r.evaluation.accuracy is None else "accuracy"
     return (f"trial {r.number}: {r.status}{extra}, {word} {value_text(value)}, latency {latency_text(r)} on "
@@ -126,8 +130,8 @@ def search(
                                   "synflow or naswot (zero-cost proxies)."),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="fashion-mnist[:DIR], folder:DIR, cifar10:DIR, "
                                 "cifar100:DIR."),
-    sampler: Optional[str] = typer.Option(None, "--sampler", help="tpe (default), nsga2 (default for pareto) or "
-                                          "random."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="tpe (default), nsga2 (default for pareto), "
+                                          "evolution (regularized evolution) or random."),
     objective: str = typer.Option("constrained", "--objective", help="constrained: max accuracy s.t. latency <= "
                                   "budget; pareto: both objectives."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage: an SQLite file (default "
@@ -144,6 +148,9 @@ def search(
     train_examples: int = typer.Option(4000, "--train-examples", help="Training images per trial (proxy task)."),
     val_examples: int = typer.Option(1000, "--val-examples", help="Validation images (proxy task)."),
     epochs: int = typer.Option(1, "--epochs", help="Epochs of proxy training per trial."),
+    rungs: int = typer.Option(1, "--rungs", help="Multi-fidelity: rungs of successive halving; the best 1/eta of "
+                              "a rung train again at the next, eta times the epochs on eta times the images."),
+    eta: int = typer.Option(3, "--eta", help="Multi-fidelity: promotion fraction 1/eta and growth factor."),
     pruner: Optional[str] = typer.Option(None, "--pruner", help="median (default), halving, hyperband or none; "
                                          "with --backend ray the Tune scheduler of the same rule (ASHA for "
                                          "halving). Not with --objective pareto."),
@@ -167,7 +174,7 @@ def search(
                           val_examples=val_examples, trials=trials, timeout_s=timeout or None, seed=seed,
                           workers=workers, backend=backend, ray_address=ray_address, pruner=pruner,
                           predictor=predictor, epochs=epochs, measure_in_loop=measure_in_loop,
-                          measure_on=measure_on)
+                          measure_on=measure_on, rungs=rungs, eta=eta)
     bars = not json_out and not quiet and sys.stderr.isatty()
     lines = not json_out and not quiet and not sys.stdout.isatty()
 

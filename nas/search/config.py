@@ -60,6 +60,10 @@ class SearchConfig:
     #: for a local platform, or the `nas agent` at `measure_on`); the measurement decides the budget.
     measure_in_loop: bool = True
     measure_on: str | None = None
+    #: Multi-fidelity (nas.search.fidelity): rungs of successive halving, each `eta` times the epochs and images
+    #: of the one before, the best 1/eta of a rung promoted to the next; 1 rung = one fidelity.
+    rungs: int = 1
+    eta: int = 3
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:
@@ -80,12 +84,17 @@ class SearchConfig:
         need(self.train_examples >= 10 and self.val_examples >= 10, "train-examples",
              "train and validation subsets need at least 10 images each")
         need(self.epochs >= 1, "epochs", "must be at least 1")
+        need(self.rungs >= 1, "rungs", "must be at least 1")
+        need(self.eta >= 2, "eta", "must be at least 2")
+        need(not (self.rungs > 1 and self.pruner not in (None, "none")), "pruner",
+             "with --rungs > 1 the survivors of each rung train longer (successive halving); a pruner would "
+             "compare reports across fidelities (use --pruner none)")
         need(self.ray_address is None or self.backend == "ray", "ray-address", "only with --backend ray")
 
     @property
     def pruner_name(self) -> str:
         """The pruner used: median for the constrained objective, none for the Pareto objective."""
-        return self.pruner or ("none" if self.objective == "pareto" else "median")
+        return self.pruner or ("none" if self.objective == "pareto" or self.rungs > 1 else "median")
 
     @property
     def pareto(self) -> bool:

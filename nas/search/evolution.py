@@ -38,7 +38,7 @@ _TRIED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 @dataclass
-class _TrialState:
+class _Pending:
     """What the sampler keeps for a trial between its parameter calls (rebuilt from storage when missing)."""
 
     random: RandomSampler
@@ -106,7 +106,7 @@ class RegularizedEvolutionSampler(BaseSampler):
         self.min_population = max(1, sample_size if min_population is None else min_population)
         self.max_retries = max(0, max_retries)
         self._seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed) % 2**32
-        self._trials: dict[tuple[int, int], _TrialState] = {}
+        self._trials: dict[tuple[int, int], _Pending] = {}
 
     # ------------------------------------------------------------------------------------------ sampler API
     def reseed_rng(self) -> None:
@@ -145,7 +145,7 @@ class RegularizedEvolutionSampler(BaseSampler):
     def _rng(self, trial: FrozenTrial) -> np.random.Generator:
         return np.random.default_rng([self._seed, trial.number])
 
-    def _state(self, study: optuna.Study, trial: FrozenTrial) -> _TrialState:
+    def _state(self, study: optuna.Study, trial: FrozenTrial) -> _Pending:
         key = (study._study_id, trial._trial_id)
         if key not in self._trials:
             rng = self._rng(trial)
@@ -158,7 +158,7 @@ class RegularizedEvolutionSampler(BaseSampler):
                 child = None  # a queued trial's missing parameters, or the random start-up
             else:
                 child = self._reproduce(study, trial, rng)
-            self._trials[key] = _TrialState(random, child)
+            self._trials[key] = _Pending(random, child)
         return self._trials[key]
 
     def _reproduce(self, study: optuna.Study, trial: FrozenTrial, rng: np.random.Generator) -> dict[str, Any] | None:

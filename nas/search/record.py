@@ -75,6 +75,8 @@ class TrialRecord:
     loop_factor: float | None = None
     loop_spread: float | None = None
     measure_s: float = 0.0
+    #: Multi-fidelity rung of this evaluation (0: the base fidelity; see nas.search.fidelity).
+    rung: int = 0
     #: Seconds from the trial's start to its end (from the storage, not stored in the record).
     duration_s: float | None = None
 
@@ -184,7 +186,8 @@ class TrialRecord:
                    pruned_at=tuple(d["pruned_at"]) if d.get("pruned_at") else None,  # type: ignore[arg-type]
                    failure=d.get("failure"), backend=d.get("backend", "optuna"), retry_of=d.get("retry_of"),
                    number=number, state=state, tags=tuple(d.get("tags") or ()), loop_factor=d.get("loop_factor"),
-                   loop_spread=d.get("loop_spread"), measure_s=float(d.get("measure_s") or 0.0))
+                   loop_spread=d.get("loop_spread"), measure_s=float(d.get("measure_s") or 0.0),
+                   rung=int(d.get("rung") or 0))
 
     def to_attrs(self) -> dict[str, Any]:
         """The trial's user attributes: the record under ATTR_RECORD (the only writer of trial attributes)."""

@@ -123,7 +123,8 @@ def requeue(study: Any, trial: Any, trials: list[Any] | None = None) -> bool:
         return False
     study.add_trial(optuna.trial.create_trial(  # what study.enqueue_trial does, with the retry link in one write
         state=optuna.trial.TrialState.WAITING,
-        system_attrs={"fixed_params": dict(trial.params), ATTR_RETRY_OF: trial.number}))
+        system_attrs={"fixed_params": dict(trial.params), ATTR_RETRY_OF: trial.number,
+                      **{k: v for k, v in trial.system_attrs.items() if k == "nas:rung"}}))
     return True
 
 

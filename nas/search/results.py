@@ -32,10 +32,11 @@ class SearchResults:
 def pareto_front(records: Sequence[TrialRecord]) -> list[TrialRecord]:
     """Non-dominated records (higher value, lower shown latency), one per architecture, by latency."""
     best_per_arch: dict[str, TrialRecord] = {}
-    for r in records:
+    for r in records:  # per architecture its highest-fidelity evaluation (the best one at that rung)
         if r.value is None:
             continue
-        if r.arch_id not in best_per_arch or r.value > best_per_arch[r.arch_id].value:  # type: ignore[operator]
+        b = best_per_arch.get(r.arch_id)
+        if b is None or (r.rung, r.value) > (b.rung, b.value):  # type: ignore[operator]
             best_per_arch[r.arch_id] = r
     unique = sorted(best_per_arch.values(), key=lambda r: (r.latency_ms, -(r.value or 0.0)))
     front, best = [], float("-inf")
@@ -46,9 +47,13 @@ def pareto_front(records: Sequence[TrialRecord]) -> list[TrialRecord]:
     return front
 
 
-def best_within_budget(front: Sequence[TrialRecord]) -> TrialRecord | None:
-    feasible = [r for r in front if r.within_budget]
-    return max(feasible, key=lambda r: (r.value, -r.latency_ms)) if feasible else None
+def best_within_budget(records: Sequence[TrialRecord]) -> TrialRecord | None:
+    """The most accurate evaluated record within the budget, among the highest multi-fidelity rung reached."""
+    feasible = [r for r in records if r.within_budget and r.value is not None]
+    if not feasible:
+        return None
+    top = max(r.rung for r in feasible)
+    return max((r for r in feasible if r.rung == top), key=lambda r: (r.value, -r.latency_ms))
 
 
 def status_counts(study: Any, records: Sequence[TrialRecord]) -> dict[str, int]:
@@ -70,7 +75,7 @@ def load_results(study: Any, storage_label: str) -> SearchResults:
     cands = [r for r in records if r.status == EVALUATED and r.state == "COMPLETE" and r.evaluation is not None]
     front = pareto_front(cands)
     return SearchResults(study.study_name, storage_label, config, tuple(records), tuple(cands), tuple(front),
-                         best_within_budget(front), status_counts(study, records))
+                         best_within_budget(cands), status_counts(study, records))
 
 
 __all__ = ["SearchResults", "best_within_budget", "load_results", "pareto_front", "status_counts"]

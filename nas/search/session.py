@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nas.search.config import SearchConfig, SearchConfigError
+from nas.search.fidelity import promote
 from nas.search.record import TrialRecord
 from nas.search.recovery import recover
 from nas.search.study import create_or_resume
@@ -46,13 +47,15 @@ def draws_exhausted(study: Any, config: SearchConfig) -> bool:
 
 class StopWhenDone:
     """Optuna callback: stop once the study has `trials` counted trials (or used up its draws); between trials
-    it also recovers trials of processes that died meanwhile (another worker on the same storage)."""
+    it also recovers trials of processes that died meanwhile (another worker on the same storage) and queues
+    the multi-fidelity promotions."""
 
     def __init__(self, config: SearchConfig):
         self.config = config
 
     def __call__(self, study: Any, trial: Any) -> None:
         recover(study)
+        promote(study, self.config)
         if counted_trials(study) >= self.config.trials or draws_exhausted(study, self.config):
             study.stop()
 

@@ -11,7 +11,7 @@ from nas.search.strategies import make_sampler
 
 #: Study user attributes that must match for a rerun to continue a study.
 IDENTITY_KEYS = ("platform", "budget_ms", "objective", "evaluator", "dataset", "resolution", "proxy_resolution",
-                 "train_examples", "val_examples", "epochs", "predictor")
+                 "train_examples", "val_examples", "epochs", "predictor", "rungs", "eta")
 ATTR_CONFIG = "search_config"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Callable
 
@@ -14,8 +14,9 @@ from latency_models.profiles import Profile, require_profile
 from nas.data import load_dataset, prepare_proxy
 from nas.evaluators import Evaluator, Pruned, SearchSettings, search_evaluator
 from nas.search.config import SearchConfig
+from nas.search.fidelity import rung
 from nas.search.measuring import LoopCalibration, Measurer, local_measurer, measured_records
-from nas.search.record import TrialRecord
+from nas.search.record import TrialRecord, load_records
 from search_space.space import Dim, SearchSpace
 from search_space.spec import ArchSpec
 
@@ -44,6 +45,8 @@ class SearchContext:
     """What every trial of a process needs, built once: the space, the latency profile, data and evaluator."""
 
     config: SearchConfig
+    _evaluators: dict[int, Evaluator] = field(default_factory=dict, repr=False)
+    _data: dict[int, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
     def dataset(self) -> Any:
@@ -66,9 +69,27 @@ class SearchContext:
 
     @cached_property
     def evaluator(self) -> Evaluator:
-        threads = max(1, (os.cpu_count() or 1) // max(1, self.config.workers))
-        settings = SearchSettings(threads=threads, epochs=self.config.epochs, options=self.config.evaluator_options)
-        return search_evaluator(self.config.evaluator, settings)
+        return self.evaluator_at(0)
+
+    def evaluator_at(self, index: int) -> Evaluator:
+        """The evaluator at multi-fidelity rung `index` (its epochs; rung 0 is the search's --epochs)."""
+        if index not in self._evaluators:
+            threads = max(1, (os.cpu_count() or 1) // max(1, self.config.workers))
+            settings = SearchSettings(threads=threads, epochs=rung(self.config, index).epochs,
+                                      options=self.config.evaluator_options)
+            self._evaluators[index] = search_evaluator(self.config.evaluator, settings)
+        return self._evaluators[index]
+
+    def data_at(self, index: int) -> Any:
+        """The proxy task's data at rung `index` (its growing training subset; the same validation split)."""
+        if index == 0:
+            return self.data
+        if index not in self._data:
+            c = self.config
+            self._data[index] = prepare_proxy(self.dataset, resolution=c.proxy_resolution, channels=3,
+                                              max_train=min(rung(c, index).train_examples, len(self.dataset.train)),
+                                              max_val=c.val_examples, seed=c.seed)
+        return self._data[index]
 
     def estimate(self, spec: ArchSpec) -> LatencyEstimate:
         return self.profile.estimate(spec, self.config.predictor)
@@ -81,15 +102,18 @@ class SearchContext:
         return local_measurer(self.config.platform)
 
     # ------------------------------------------------------------------------------------------ the trial
-    def candidate(self, ask: Ask, backend: str, study: Any = None) -> TrialRecord:
+    def candidate(self, ask: Ask, backend: str, study: Any = None, index: int = 0) -> TrialRecord:
         """The architecture the sampler chose, its latency and the budget check (rejected or running).
 
         With a measurer, the candidate is measured unless the prediction, corrected by the study's measured
         candidates, is beyond its error band over the budget (then rejected unmeasured); an unreachable device
-        leaves the decision to the corrected prediction, labelled predicted."""
+        leaves the decision to the corrected prediction, labelled predicted. A candidate promoted to rung
+        `index` > 0 keeps the latency figures of the trial it was promoted from (nothing is measured again)."""
         spec = self.space.build(ask)
         predicted = self.estimate(spec)
         budget = self.config.budget_ms
+        if index > 0 and study is not None:  # a promoted candidate: decided when it entered rung 0
+            return self._promoted(spec, predicted, backend, study, index)
         if self.measurer is None:
             return TrialRecord.candidate(spec, predicted, budget, backend=backend)
         records = measured_records(study) if study is not None else []
@@ -106,9 +130,20 @@ class SearchContext:
         """Evaluate an accepted candidate: evaluated, pruned (a report asked to stop) or failed (with the reason).
         KeyboardInterrupt / SystemExit propagate (the caller marks the trial interrupted)."""
         try:
-            result = self.evaluator.evaluate(record.net_spec(), self.data, seed=self.config.seed, report=report)
+            result = self.evaluator_at(record.rung).evaluate(record.net_spec(), self.data_at(record.rung),
+                                                             seed=self.config.seed, report=report)
         except Pruned as exc:
             return record.pruned(exc.step, exc.value)
         except Exception as exc:  # noqa: BLE001 - recorded as a failed trial with its reason; the search goes on
             return record.failed(first_line(exc))
         return record.evaluated(result)
+
+    def _promoted(self, spec: ArchSpec, predicted: LatencyEstimate, backend: str, study: Any,
+                  index: int) -> TrialRecord:
+        source = next((r for r in reversed(load_records(study)) if r.arch_id == spec.arch_id
+                       and r.measured is not None), None)
+        rec = TrialRecord.candidate(spec, predicted, self.config.budget_ms, backend=backend,
+                                    measured=source.measured if source else None,
+                                    loop_factor=source.loop_factor if source else None,
+                                    loop_spread=source.loop_spread if source else None)
+        return replace(rec, rung=index)

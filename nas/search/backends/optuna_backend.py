@@ -11,6 +11,7 @@ from typing import Any
 
 from nas.search.backends.base import SearchBackend, SearchRun, write_record
 from nas.search.config import SearchConfig
+from nas.search.fidelity import rung_of
 from nas.search.record import FAILED, PRUNED, REJECTED, TrialRecord
 from nas.search.recovery import Heartbeat, requeue, retry_of
 from nas.search.session import StopWhenDone, counted_trials, open_search_study, quiet_optuna
@@ -53,7 +54,7 @@ class Objective:
         import optuna
 
         cfg, ctx = self.config, self.ctx
-        rec = ctx.candidate(lambda d: suggest(trial, d), backend="optuna", study=trial.study)
+        rec = ctx.candidate(lambda d: suggest(trial, d), backend="optuna", study=trial.study, index=rung_of(trial))
         rec = replace(rec, retry_of=retry_of(trial))
         write_record(trial.storage, trial._trial_id, rec)
         trial.set_constraint(CONSTRAINT, rec.constraint_ms)

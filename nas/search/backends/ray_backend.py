@@ -23,6 +23,7 @@ from typing import Any
 from latency_models.profiles import nas_home
 from nas.search.backends.base import SearchBackend, SearchRun, write_record
 from nas.search.config import SearchConfig
+from nas.search.fidelity import promote, rung_of
 from nas.search.record import EVALUATED, PRUNED, REJECTED, TrialRecord
 from nas.search.recovery import Heartbeat, requeue, retry_of
 from nas.search.session import MAX_DRAWS_PER_TRIAL, counted_trials, open_search_study, quiet_optuna
@@ -33,6 +34,7 @@ from search_space.errors import UserError
 
 METRIC = "accuracy"
 NUMBER_KEY = "_optuna_trial"
+RUNG_KEY = "_rung"
 
 
 def ray_trial(params: dict[str, Any], search_config: dict[str, Any]) -> None:
@@ -43,8 +45,9 @@ def ray_trial(params: dict[str, Any], search_config: dict[str, Any]) -> None:
     config = SearchConfig.from_dict(search_config)
     torch.set_num_threads(1)
     ctx = SearchContext(config)
-    spec = ctx.space.from_params({k: v for k, v in params.items() if k != NUMBER_KEY})
-    rec = TrialRecord.candidate(spec, ctx.estimate(spec), config.budget_ms, backend="ray")
+    spec = ctx.space.from_params({k: v for k, v in params.items() if k not in (NUMBER_KEY, RUNG_KEY)})
+    rec = replace(TrialRecord.candidate(spec, ctx.estimate(spec), config.budget_ms, backend="ray"),
+                  rung=int(params.get(RUNG_KEY, 0)))
 
     def report(step: int, value: float) -> bool:
         tune.report({METRIC: value, "step": step, "final": False})
@@ -107,7 +110,8 @@ def _study_searcher_class() -> type:
                     return Searcher.FINISHED if not self.live else None
                 trial = self.study.ask()
                 self.heartbeat.add(trial._trial_id)
-                rec = self.ctx.candidate(lambda d: suggest(trial, d), backend="ray", study=self.study)
+                index = rung_of(trial)
+                rec = self.ctx.candidate(lambda d: suggest(trial, d), backend="ray", study=self.study, index=index)
                 rec = replace(rec, retry_of=retry_of(trial))
                 write_record(self.study._storage, trial._trial_id, rec)
                 trial.set_constraint(CONSTRAINT, rec.constraint_ms)
@@ -115,7 +119,7 @@ def _study_searcher_class() -> type:
                     self._tell(trial, rec)
                     continue
                 self.live[trial_id] = (trial, rec, None)
-                return {**trial.params, NUMBER_KEY: trial.number}
+                return {**trial.params, NUMBER_KEY: trial.number, RUNG_KEY: index}
             return None  # ten rejections in a row: Tune asks again
 
         def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
@@ -167,6 +171,7 @@ def _study_searcher_class() -> type:
             else:
                 self.study.tell(trial, state=state.FAIL)
             self.heartbeat.remove(trial._trial_id)
+            promote(self.study, self.config)
 
         def save(self, checkpoint_path: str) -> None:
             Path(checkpoint_path).write_text("the Optuna study is this search's state\n")
