@@ -27,10 +27,11 @@ def _register() -> None:
     """Attach the sub-commands (once; main() may run many times in one process, e.g. in tests)."""
     if app.registered_groups or app.registered_commands:
         return
-    from nas.cli import arch, dashboard, experiment, export, latency, measure, search, train
+    from nas.cli import agent, arch, dashboard, experiment, export, latency, measure, search, train
 
     app.add_typer(arch.app, name="arch")
     app.command("measure")(measure.measure)
+    app.command("agent")(agent.agent)
     app.add_typer(latency.app, name="latency")
     app.command("search")(search.search)
     app.command("dashboard")(dashboard.dashboard)

@@ -53,7 +53,8 @@ def _row_json(row: TimingRow, platform: Platform, warmup: int, repeats: int) -> 
 
 
 def measure(
-    platform: str = typer.Option(..., "--platform", "-p", help="Built-in platform to measure (cpu, cpu-torch, gpu)."),
+    platform: Optional[str] = typer.Option(None, "--platform", "-p", help="Built-in platform to measure (cpu, "
+                                           "cpu-torch, gpu); with --agent, one the agent measures (default its own)."),
     arch: Optional[list[str]] = typer.Option(None, "--arch", "-a",
                                              help="Network name or spec JSON file (repeatable)."),
     sample: int = typer.Option(0, "--sample", "-n", min=0, help="Also time N networks drawn from the default space."),
@@ -77,8 +78,29 @@ def measure(
     noise_cv: float = typer.Option(NOISE_CV_THRESHOLD, "--noise-cv", min=0.0, help="Robust CV above which a "
                                    "timing is noisy (re-timed, then marked)."),
     retries: int = typer.Option(NOISE_RETRIES, "--retries", min=0, help="Extra timings of a noisy measurement."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Measure on the device running `nas agent` at this "
+                                        "URL (http://HOST:PORT) instead of here."),
+    token: Optional[str] = typer.Option(None, "--token", help="The agent's token (default $NAS_AGENT_TOKEN)."),
 ) -> None:
-    """Time networks and/or single units on this machine; write a timings dataset (+ .meta.json)."""
+    """Time networks and/or single units on this machine (or a device running `nas agent`); write a timings
+    dataset (+ .meta.json)."""
+    if agent is not None:
+        unsupported = {"--units": units, "--no-networks": not networks, "--rounds": rounds != 1,
+                       "--drift-ref": drift_ref is not None, "--drift-every": drift_every != DRIFT_EVERY,
+                       "--threads": threads is not None, "--batch": batch is not None, "--repeats": repeats is not None,
+                       "--warmup": warmup is not None, "--noise-cv": noise_cv != NOISE_CV_THRESHOLD,
+                       "--retries": retries != NOISE_RETRIES}
+        specs = [load_net(a, resolution) for a in (arch or [])]
+        if sample:
+            specs += _sample_specs(sample, seed, resolution)
+        refs = _reference_specs(resolution) if references else []
+        measure_via_agent(agent, token, platform, specs, refs, out, append, json_out, bool(arch) and not sample and
+                          not references, unsupported)
+        return
+    if token is not None:
+        raise UserError("--token is for --agent URL (measuring on another device)")
+    if platform is None:
+        raise UserError("give --platform NAME (cpu, cpu-torch, gpu) to measure here, or --agent URL")
     plat = resolve_platform(platform)
     overrides = {k: v for k, v in (("threads", threads), ("batch", batch)) if v is not None}
     if overrides:
@@ -148,3 +170,129 @@ def measure(
         con.print(table)
     if path is not None:
         con.print(f"wrote {len(rows)} measurement(s) to {path} (+ {path.name}.meta.json); {noisy} noisy")
+
+
+# ----------------------------------------------------------------------------------------------- via an agent
+def redacted_argv(argv: list[str]) -> list[str]:
+    """The command line with the value of --token replaced by ***, for metadata files."""
+    out, hide = [], False
+    for a in argv:
+        if hide:
+            out.append("***")
+            hide = False
+        elif a == "--token":
+            out.append(a)
+            hide = True
+        elif a.startswith("--token="):
+            out.append("--token=***")
+        else:
+            out.append(a)
+    return out
+
+
+def _agent_out(platform: Platform, hostname: str) -> Path:
+    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in hostname) or "device"
+    return Path(f"timings-{platform.name}-{host}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.csv")
+
+
+def _agent_json(result: Any, url: str) -> dict[str, Any]:
+    p = result.platform
+    return {"kind": result.kind, "network": result.name or result.arch_id, "arch_id": result.arch_id,
+            "latency_ms": result.latency_ms, "cv": result.cv, "iqr_ms": result.iqr_ms, "min_ms": result.min_ms,
+            "noisy": result.noisy, "samples": result.samples, "platform": p.name, "runtime": p.runtime,
+            "threads": p.threads, "batch": result.batch, "resolution": result.resolution,
+            "measured_at": result.measured_at, "agent": url, "device": result.device.to_dict(),
+            "reference": result.reference.to_dict()}
+
+
+def measure_via_agent(url: str, token: Optional[str], platform: Optional[str], specs: list[Any], refs: list[Any],
+                      out: Optional[Path], append: bool, json_out: bool, arch_only: bool,
+                      unsupported: dict[str, bool]) -> None:
+    """`nas measure --agent URL`: each network measured on the agent's device, rows (+ the reference timed
+    beside each, role drift_ref) appended to the timings file as they come."""
+    from latency_models.agent import AgentClient
+    from latency_models.agent.records import network_timing_row, reference_timing_row, timings_meta
+    from latency_models.timings import TimingsError, load_timings
+
+    bad = [flag for flag, given in unsupported.items() if given]
+    if bad:
+        raise UserError(f"{bad[0]} cannot be used with --agent: the agent's own protocol applies "
+                        f"(set it on `nas agent` on the device)")
+    jobs = [(s, "sample") for s in specs] + [(s, "reference") for s in refs]
+    if not jobs:
+        raise UserError("nothing to measure: give --arch NAME|SPEC.json, --sample N or --references")
+    client = AgentClient(url, token)
+    device = client.describe()
+    if platform is not None and device.platforms and platform not in device.platforms:
+        raise UserError(f"the agent at {client.url} cannot measure platform {platform} "
+                        f"(it measures: {', '.join(device.platforms)})")
+    plat = device.platform if platform is None or platform == device.platform.name else resolve_platform(platform)
+    path = out if out is not None else (None if arch_only else _agent_out(plat, device.hostname))
+    writer = None
+    ref_ids: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    if path is not None:
+        if path.exists() and append:
+            old = load_timings(path)
+            if old.meta.hostname and old.meta.hostname != device.hostname:
+                raise TimingsError(f"{path} holds timings of host {old.meta.hostname}, not of the agent's host "
+                                   f"{device.hostname}; write them to another --out")
+            refs_old = old.frame[old.frame["role"] == "drift_ref"]
+            ref_ids = set(refs_old["arch_id"].astype(str))
+            seen = set(zip(refs_old["arch_id"].astype(str), refs_old["measured_at"].astype(str)))
+        meta = timings_meta(device, plat, agent=client.url, command=" ".join(redacted_argv(["nas"] + sys.argv[1:])))
+        writer = TimingsWriter(path, meta, append=append)
+    err = Console(stderr=True, highlight=False)
+    results = []
+    skipped_refs = 0
+    try:
+        with ProgressBar(enabled=len(jobs) > 1) as bar:
+            for i, (spec, role) in enumerate(jobs):
+                bar(i, len(jobs), f"{spec.label()} on {device.hostname}")
+                result = client.measure(spec, platform)
+                results.append(result)
+                if writer is not None:
+                    writer.write(network_timing_row(result, spec, role))
+                    ref = result.reference
+                    if ref_ids and ref.arch_id not in ref_ids:
+                        skipped_refs += 1  # a drift reference at another resolution would skew the correction
+                    elif (ref.arch_id, ref.measured_at) not in seen:
+                        writer.write(reference_timing_row(result))
+                        ref_ids.add(ref.arch_id)
+                        seen.add((ref.arch_id, ref.measured_at))
+            bar(len(jobs), len(jobs), "done")
+    except KeyboardInterrupt:
+        kept = f"; {len(results)} measurement(s) kept in {path}" if writer and writer.rows_written else ""
+        err.print(f"interrupted{kept}")
+        raise typer.Exit(130)
+    except UserError as exc:
+        if writer and writer.rows_written:
+            raise UserError(f"{exc} ({len(results)} measurement(s) before it kept in {path})") from None
+        raise
+    finally:
+        if writer is not None:
+            writer.discard_if_empty()
+    if skipped_refs:
+        err.print(f"note: {skipped_refs} reference timing(s) at another resolution than the file's drift reference "
+                  f"were not written")
+    noisy = sum(r.noisy for r in results)
+    if json_out:
+        if arch_only:
+            objs = [_agent_json(r, client.url) for r in results]
+            emit_json(objs[0] if len(objs) == 1 else objs)
+        else:
+            emit_json({"kind": "timings", "out": str(path), "rows": writer.rows_written if writer else 0,
+                       "networks": len(results), "noisy": noisy, "platform": plat.name, "runtime": plat.runtime,
+                       "agent": client.url, "device": device.to_dict()})
+        return
+    con = console()
+    table = Table(title=f"{device.describe()} (agent {client.url})")
+    for col in ("network", "latency_ms", "IQR ms", "CV", "noisy", "reference ms", "drift"):
+        table.add_column(col, justify="left" if col == "network" else "right")
+    for r in results:
+        table.add_row(r.name or r.arch_id, f"{r.latency_ms:.3f}", f"{r.iqr_ms:.3f}", f"{100 * r.cv:.1f}%",
+                      "yes" if r.noisy else "", f"{r.reference.latency_ms:.3f}",
+                      f"x{r.reference.drift_ratio:.3f}" + (" (drifted)" if r.reference.drifted else ""))
+    con.print(table)
+    if path is not None and writer is not None:
+        con.print(f"wrote {writer.rows_written} row(s) to {path} (+ {path.name}.meta.json); {noisy} noisy")

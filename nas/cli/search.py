@@ -49,7 +49,15 @@ def results_json(res: SearchResults) -> dict[str, Any]:
             "deployment_resolution": cfg.resolution, "proxy_resolution": cfg.proxy_resolution,
             "trials": res.counts, "best": candidate_json(res.best) if res.best else None,
             "pareto": [candidate_json(c) for c in res.pareto], "candidates": [trial_json(r) for r in res.records],
-            "measurement": loop.to_dict() if (loop := loop_summary(res.records)) else None}
+            "measurement": loop.to_dict() if (loop := loop_summary(res.records)) else None,
+            "references": [reference_json(r) for r in res.references],
+            "versus_reference": res.versus.to_dict() if res.versus else None}
+
+
+def reference_json(r: TrialRecord) -> dict[str, Any]:
+    return {"name": r.reference, "trial": r.number, "status": r.status, "accuracy": r.value,
+            "latency_ms": r.latency_ms, "latency_kind": r.latency.kind, "within_budget": r.within_budget,
+            "rung": r.rung, "flops_m": r.cost.flops_m}
 
 
 def latency_text(r: TrialRecord) -> str:
@@ -88,10 +96,13 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
                   box=None, pad_edge=False)
     metric = "accuracy" if all(0.0 <= (c.value or 0.0) <= 1.0 for c in res.pareto) else "score"
     for col in ("trial", "arch_id", metric, "latency", "MFLOPs", "params M", "budget"):
-        table.add_column(col, justify="left" if col in ("arch_id",) else "right")
+        table.add_column(col, justify="left" if col in ("arch_id",) else "right", no_wrap=col == "arch_id")
     for c in res.pareto:
         table.add_row(str(c.number), c.arch_id, value_text(c.value), latency_text(c), f"{c.cost.flops_m:.1f}",
                       f"{c.cost.params_m:.2f}", "ok" if c.within_budget else "over")
+    for r in sorted(res.references, key=lambda r: r.latency_ms):  # the same evaluator, the same accuracy axis
+        table.add_row("ref", r.reference or "", value_text(r.value), latency_text(r), f"{r.cost.flops_m:.1f}",
+                      f"{r.cost.params_m:.2f}", "ok" if r.within_budget else "over")
     out.print(table)
     if res.pareto:
         out.print(f"accuracy: {_metric_label(res.pareto[0])} on {cfg.dataset} at {cfg.proxy_resolution}px "
@@ -104,6 +115,18 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
         b = res.best
         out.print(f"[bold]best within {cfg.budget_ms:g} ms[/bold]: {b.arch_id} (trial {b.number}), {metric} "
                   f"{value_text(b.value)}, latency {latency_text(b)} on {b.latency.platform} ({b.latency.runtime})")
+    if res.versus is not None and res.best is not None:
+        v, b = res.versus, res.best
+        word = "beats" if v.accuracy_gain > 0 else "does not beat"
+        fid = (f"{b.evaluation.epochs:g} epochs on {b.evaluation.train_examples} images" if b.evaluation
+               and b.evaluation.train_examples else "no training")
+        gain = (f"{v.accuracy_gain * 100:+.2f} points" if b.evaluation and b.evaluation.accuracy is not None
+                else f"{v.accuracy_gain:+.3e} in score")
+        out.print(f"versus the hand design: the best found {word} {v.name} by {gain} at "
+                  f"{v.latency_ratio:.2f}x its latency (evaluator {cfg.evaluator}, {fid}, rung {b.rung}; one seed "
+                  f"of the proxy task, so finalists need full training to confirm)")
+    elif res.references:
+        out.print("versus the hand design: no reference network is within the budget")
     loop = loop_summary(res.records)
     if loop is not None:
         share = f", {loop.share * 100:.1f}% of trial time" if loop.share is not None else ""
@@ -151,6 +174,8 @@ def search(
     rungs: int = typer.Option(1, "--rungs", help="Multi-fidelity: rungs of successive halving; the best 1/eta of "
                               "a rung train again at the next, eta times the epochs on eta times the images."),
     eta: int = typer.Option(3, "--eta", help="Multi-fidelity: promotion fraction 1/eta and growth factor."),
+    references: str = typer.Option("auto", "--references", help="auto: evaluate the ShuffleNet v2 references "
+                                   "within the budget and the nearest above with the same evaluator; none."),
     pruner: Optional[str] = typer.Option(None, "--pruner", help="median (default), halving, hyperband or none; "
                                          "with --backend ray the Tune scheduler of the same rule (ASHA for "
                                          "halving). Not with --objective pareto."),
@@ -174,7 +199,7 @@ def search(
                           val_examples=val_examples, trials=trials, timeout_s=timeout or None, seed=seed,
                           workers=workers, backend=backend, ray_address=ray_address, pruner=pruner,
                           predictor=predictor, epochs=epochs, measure_in_loop=measure_in_loop,
-                          measure_on=measure_on, rungs=rungs, eta=eta)
+                          measure_on=measure_on, rungs=rungs, eta=eta, references=references)
     bars = not json_out and not quiet and sys.stderr.isatty()
     lines = not json_out and not quiet and not sys.stdout.isatty()
 

@@ -7,12 +7,14 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from latency_models.agent import AgentClient, AgentUnavailable
 from latency_models.autoprofile import ensure_profile
 from latency_models.profiles import get_platform
 from nas.evaluators import evaluator_names
 from nas.search.backends import SearchRun, get_backend
 from nas.search.config import SearchConfig
 from nas.search.record import TrialRecord
+from nas.search.references import evaluate_references
 from nas.search.results import SearchResults, load_results
 from nas.search.session import counted_trials
 from nas.search.storage import display_storage, open_storage, storage_url
@@ -102,6 +104,11 @@ def check_config(config: SearchConfig) -> None:
     default_strategies().get(config.sampler_name)
     get_backend(config.backend).check(config)
     get_platform(config.platform)  # unknown platform: one line listing the known ones
+    if config.measure_on:  # a wrong token ends here, in one line; an agent away now is measured once it is back
+        try:
+            AgentClient(config.measure_on).describe()
+        except AgentUnavailable:
+            pass
 
 
 def study_attrs(config: SearchConfig, profile: Any) -> dict[str, Any]:
@@ -125,6 +132,8 @@ def search(config: SearchConfig, storage: str | None = None, study_name: str | N
     with TrialWatcher(url, name, config.trials, hooks):
         get_backend(config.backend).run(run)
     study = load_study(url, name, writable=True)
+    if config.references != "none":
+        evaluate_references(study, config, progress=hooks.progress)
     res = load_results(study, display_storage(storage))
     if verify:
         verify_pareto(study, res, progress=hooks.measure_progress)

@@ -64,6 +64,9 @@ class SearchConfig:
     #: of the one before, the best 1/eta of a rung promoted to the next; 1 rung = one fidelity.
     rungs: int = 1
     eta: int = 3
+    #: Hand-designed references evaluated in the study ("auto": those within the budget and the nearest above;
+    #: "none": no references).
+    references: str = "auto"
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:
@@ -85,6 +88,7 @@ class SearchConfig:
              "train and validation subsets need at least 10 images each")
         need(self.epochs >= 1, "epochs", "must be at least 1")
         need(self.rungs >= 1, "rungs", "must be at least 1")
+        need(self.references in ("auto", "none"), "references", f"{self.references!r} is not auto or none")
         need(self.eta >= 2, "eta", "must be at least 2")
         need(not (self.rungs > 1 and self.pruner not in (None, "none")), "pruner",
              "with --rungs > 1 the survivors of each rung train longer (successive halving); a pruner would "

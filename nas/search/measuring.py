@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from latency_models.agent import AgentClient, AgentLink
 from latency_models.estimate import LatencyEstimate
 from latency_models.measure import backend_for, measure_network
 from latency_models.platform import Platform, builtin_platforms
@@ -79,6 +80,25 @@ class LocalMeasurer(Measurer):
                                drifted=abs(ref / first - 1.0) > DRIFT_TOLERANCE)
 
 
+class AgentMeasurer(Measurer):
+    """The device runs `nas agent` (token from NAS_AGENT_TOKEN); while it is unreachable, `measure` returns None
+    (the search goes on with labelled predictions) and it is tried again at most every `retry_s` seconds."""
+
+    def __init__(self, url: str, platform_name: str, retry_s: float = 30.0):
+        self.link = AgentLink(AgentClient(url), retry_s=retry_s)
+        self.platform_name = platform_name
+        self.name = f"nas agent at {url}"
+
+    def measure(self, spec: NetSpec) -> LatencyEstimate | None:
+        own = self.platform_name if self.platform_name in builtin_platforms() else None
+        t = self.link.measure(spec, own)
+        if t is None:
+            return None
+        return LatencyEstimate(latency_ms=t.latency_ms, kind="measured", platform=self.platform_name,
+                               runtime=t.platform.runtime, batch=t.batch, resolution=t.resolution, cv=t.cv,
+                               noisy=t.noisy, reference_ms=t.reference.latency_ms, drifted=t.drifted)
+
+
 @dataclass(frozen=True)
 class LoopCalibration:
     """measured / predicted over the study's measured candidates: `factor` (median) and `spread` (median
@@ -130,8 +150,10 @@ def measured_records(study: Any) -> list[TrialRecord]:
     return [r for r in load_records(study) if r.measured is not None and r.decided_by == "measured"]
 
 
-def local_measurer(platform_name: str) -> LocalMeasurer | None:
-    """A measurer on this machine when it is the platform's device, else None."""
+def make_measurer(platform_name: str, measure_on: str | None) -> Measurer | None:
+    """The agent at `measure_on` when given, else this machine when it is the platform's device, else None."""
+    if measure_on:
+        return AgentMeasurer(measure_on, platform_name)
     ok, _ = can_measure_here(platform_name)
     return LocalMeasurer(builtin_platforms()[platform_name]) if ok else None
 

@@ -31,6 +31,8 @@ INTERRUPTED = "interrupted"  # its process died or was stopped; re-queued with t
 STATUSES = (RUNNING, EVALUATED, PRUNED, REJECTED, FAILED, INTERRUPTED)
 #: Statuses of finished trials that count towards --trials (rejected ones cost nothing; interrupted are redone).
 COUNTED = (EVALUATED, PRUNED, FAILED)
+#: Tag of a hand-designed reference network evaluated in the study (nas.search.references), + its name.
+REFERENCE_TAG = "reference:"
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,14 @@ class TrialRecord:
 
     @property
     def counted(self) -> bool:
-        """Whether this finished trial counts towards --trials."""
-        return self.status in COUNTED
+        """Whether this finished trial counts towards --trials (references never do)."""
+        return self.status in COUNTED and self.reference is None
+
+    @property
+    def reference(self) -> str | None:
+        """The registered name of a hand-designed reference network evaluated in the study; None for a
+        searched candidate."""
+        return next((t[len(REFERENCE_TAG):] for t in self.tags if t.startswith(REFERENCE_TAG)), None)
 
     def net_spec(self) -> NetSpec:
         return spec_from_json(self.spec)

@@ -15,6 +15,19 @@ from nas.search.study import stored_config
 
 
 @dataclass(frozen=True)
+class Versus:
+    """The best found network against the best reference within the budget: accuracy gain (points of the
+    evaluator's value) and latency ratio (found / reference, shown latencies)."""
+
+    name: str
+    accuracy_gain: float
+    latency_ratio: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "accuracy_gain": self.accuracy_gain, "latency_ratio": self.latency_ratio}
+
+
+@dataclass(frozen=True)
 class SearchResults:
     """A study read back: `candidates` are its evaluated trials, `pareto` their front (by shown latency),
     `best` the most accurate front member within the budget; `counts` trials by status."""
@@ -27,6 +40,8 @@ class SearchResults:
     pareto: tuple[TrialRecord, ...]
     best: TrialRecord | None
     counts: dict[str, int]
+    references: tuple[TrialRecord, ...] = ()
+    versus: Versus | None = None
 
 
 def pareto_front(records: Sequence[TrialRecord]) -> list[TrialRecord]:
@@ -57,11 +72,12 @@ def best_within_budget(records: Sequence[TrialRecord]) -> TrialRecord | None:
 
 
 def status_counts(study: Any, records: Sequence[TrialRecord]) -> dict[str, int]:
-    """Trials by status; trials without a record are queued (waiting) or running (just asked)."""
+    """Searched trials by status (references apart); trials without a record are queued (waiting) or running."""
     counts: dict[str, int] = {}
-    with_record = {r.number for r in records}
     for r in records:
-        counts[r.status] = counts.get(r.status, 0) + 1
+        if r.reference is None:
+            counts[r.status] = counts.get(r.status, 0) + 1
+    with_record = {r.number for r in records}
     for t in study.get_trials(deepcopy=False):
         if t.number not in with_record:
             key = "queued" if t.state.name == "WAITING" else t.state.name.lower()
@@ -72,10 +88,23 @@ def status_counts(study: Any, records: Sequence[TrialRecord]) -> dict[str, int]:
 def load_results(study: Any, storage_label: str) -> SearchResults:
     config = stored_config(study)
     records = load_records(study)
-    cands = [r for r in records if r.status == EVALUATED and r.state == "COMPLETE" and r.evaluation is not None]
+    cands = [r for r in records if r.status == EVALUATED and r.state == "COMPLETE" and r.evaluation is not None
+             and r.reference is None]
+    refs = [r for r in records if r.reference is not None]
     front = pareto_front(cands)
+    best = best_within_budget(cands)
     return SearchResults(study.study_name, storage_label, config, tuple(records), tuple(cands), tuple(front),
-                         best_within_budget(cands), status_counts(study, records))
+                         best, status_counts(study, records), tuple(refs),
+                         versus_reference(best, refs))
 
 
-__all__ = ["SearchResults", "best_within_budget", "load_results", "pareto_front", "status_counts"]
+
+
+def versus_reference(best: TrialRecord | None, references: Sequence[TrialRecord]) -> Versus | None:
+    """The best found network against the most accurate reference within the budget (None without both)."""
+    fit = [r for r in references if r.within_budget and r.value is not None and r.status == EVALUATED]
+    if best is None or best.value is None or not fit:
+        return None
+    ref = max(fit, key=lambda r: (r.value, -r.latency_ms))
+    return Versus(ref.reference or ref.arch_id, best.value - ref.value,  # type: ignore[operator]
+                  best.latency_ms / ref.latency_ms)

@@ -15,7 +15,7 @@ from nas.data import load_dataset, prepare_proxy
 from nas.evaluators import Evaluator, Pruned, SearchSettings, search_evaluator
 from nas.search.config import SearchConfig
 from nas.search.fidelity import rung
-from nas.search.measuring import LoopCalibration, Measurer, local_measurer, measured_records
+from nas.search.measuring import LoopCalibration, Measurer, make_measurer, measured_records
 from nas.search.record import TrialRecord, load_records
 from search_space.space import Dim, SearchSpace
 from search_space.spec import ArchSpec
@@ -99,7 +99,7 @@ class SearchContext:
         """Where candidates are timed before training (None: the platform cannot be measured from here)."""
         if not self.config.measure_in_loop:
             return None
-        return local_measurer(self.config.platform)
+        return make_measurer(self.config.platform, self.config.measure_on)
 
     # ------------------------------------------------------------------------------------------ the trial
     def candidate(self, ask: Ask, backend: str, study: Any = None, index: int = 0) -> TrialRecord:
