@@ -7,7 +7,7 @@ Read-only: the study comes from `nas.search.storage.open_read_only`; nothing her
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -23,9 +23,10 @@ from search_space.references import NETWORKS
 #: Trial categories, in legend order. pareto: evaluated, within budget, not dominated; dominated: evaluated,
 #: within budget, dominated; over budget: evaluated but its shown (e.g. measured) latency exceeds the budget;
 #: rejected: over budget, never trained; pruned / failed / interrupted (redone by a rerun) / running / queued
-#: (waiting to be run: a start-up point or a re-queued trial): no final accuracy.
+#: (waiting to be run: a start-up point or a re-queued trial): no final accuracy; reference: a hand-designed
+#: network evaluated with the study's evaluator (nas.search.references), drawn with the reference networks.
 CATEGORIES = ("pareto", "dominated", "over budget", "rejected", "pruned", "failed", "interrupted", "running",
-              "queued")
+              "queued", "reference")
 #: The hand-designed networks drawn on the latency axis: ShuffleNet v2 0.5x-2x and the other Table 8 networks.
 REFERENCE_SOURCE = "Table 8"
 
@@ -67,7 +68,8 @@ class TrialRow:
 
 @dataclass(frozen=True)
 class ReferencePoint:
-    """A hand-designed network's latency on the study's platform, predicted by the platform's profile here."""
+    """A hand-designed network's latency on the study's platform (predicted by the platform's profile here,
+    or the study's own figure), and its value when the study evaluated it with its own evaluator."""
 
     name: str
     family: str
@@ -76,6 +78,9 @@ class ReferencePoint:
     flops_m: float | None
     paper_mflops: float | None
     paper_top1_err: float | None
+    value: float | None = None
+    latency_kind: str = "predicted"
+    trial: int | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,8 @@ def _category(trial: Any, rec: TrialRecord | None, front: set[int]) -> str:
     state = trial.state.name
     if rec is None:
         return "queued" if state == "WAITING" else ("running" if state == "RUNNING" else "failed")
+    if rec.reference is not None:
+        return "reference"
     if rec.status == EVALUATED and state == "COMPLETE" and rec.value is not None:
         return "pareto" if trial.number in front else ("dominated" if rec.within_budget else "over budget")
     if rec.status == REJECTED:
@@ -232,7 +239,7 @@ def trial_rows(trials: Sequence[Any], measured: dict[str, Any]) -> list[TrialRow
     """Rows of every trial with its category; the Pareto front is taken among the evaluated ones within budget."""
     recs = {t.number: TrialRecord.from_trial(t, measured) for t in trials}
     evaluated = [r for t in trials if (r := recs[t.number]) is not None and r.status == EVALUATED
-                 and t.state.name == "COMPLETE" and r.value is not None]
+                 and t.state.name == "COMPLETE" and r.value is not None and r.reference is None]
     front = {r.number for r in pareto_front([r for r in evaluated if r.within_budget])}
     return [_row_of(t, _category(t, recs[t.number], front), recs[t.number]) for t in trials]
 
@@ -268,6 +275,20 @@ def reference_points(profile: Profile, resolution: int, num_classes: int) -> lis
         out.append(ReferencePoint(ref.name, ref.family, est.latency_ms, est.extrapolates, flops, ref.paper_mflops,
                                   ref.paper_top1_err))
     return sorted(out, key=lambda r: (r.family, r.latency_ms))
+
+
+def with_study_references(points: list[ReferencePoint], records: Sequence[TrialRecord | None]
+                          ) -> list[ReferencePoint]:
+    """The reference points, with the value and latency of the references the study evaluated itself."""
+    evaluated = {r.reference: r for r in records if r is not None and r.reference is not None}
+    by_name = {p.name: p for p in points}
+    for name, rec in evaluated.items():
+        base = by_name.get(name) or ReferencePoint(name, NETWORKS.get(name).family if name in NETWORKS else "",
+                                                   rec.latency_ms, rec.latency.extrapolates, rec.cost.flops_m,
+                                                   None, None)
+        by_name[name] = replace(base, value=rec.value, latency_ms=rec.latency_ms, latency_kind=rec.latency.kind,
+                                trial=rec.number)
+    return sorted(by_name.values(), key=lambda r: (r.family, r.latency_ms))
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -307,6 +328,8 @@ def study_data(study: Any, storage_label: str, profile: Profile | None = None, p
     if profile is None and not profile_note and with_references:
         profile, profile_note = load_profile(config.platform)
     refs = reference_points(profile, config.resolution, num_classes) if profile and with_references else []
+    refs = with_study_references(refs, [TrialRecord.from_trial(t, measured if isinstance(measured, dict) else {})
+                                        for t in trials])
     return StudyData(study=study.study_name, storage=storage_label, config=config, num_classes=num_classes,
                      rows=tuple(rows), counts=counts, metric=metric, is_accuracy=is_acc, hypervolume=tuple(hv),
                      hv_reference=(ref_value, config.budget_ms), references=tuple(refs),

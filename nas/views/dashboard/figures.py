@@ -126,8 +126,19 @@ def pareto_figure(data: StudyData, selected: int | None = None, height: int = 64
             customdata=[[r.number, esc(r.arch_id)] for r in rejected],
             text=[f"trial {r.number} · {esc(r.arch_id)}<br>{esc(latency_text(r))}<br>rejected before training"
                   for r in rejected], hovertemplate="%{text}<extra></extra>"), row=2, col=1)
-    if data.references:
-        refs = data.references
+    scored = [r for r in data.references if r.value is not None]
+    if scored:  # evaluated by the study with its own evaluator: on the same accuracy axis as the front
+        fig.add_trace(go.Scatter(
+            x=[r.latency_ms for r in scored], y=[r.value for r in scored], mode="markers+text",
+            name="hand-designed networks (same evaluator)",
+            marker={"symbol": "star", "size": 13, "color": COLORS["reference"]},
+            text=[esc(reference_tag(r.name)) for r in scored], textposition="top center", textfont={"size": 10},
+            customdata=[[r.trial, esc(r.name)] for r in scored],
+            hovertext=[f"{esc(r.name)} (trial {r.trial})<br>{esc(data.metric)}: {value_text(r.value)}<br>"
+                       f"{r.latency_ms:.2f} ms {r.latency_kind}<br>evaluated with the study's evaluator"
+                       for r in scored], hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
+    if [r for r in data.references if r.value is None]:
+        refs = [r for r in data.references if r.value is None]
         fig.add_trace(go.Scatter(
             x=[r.latency_ms for r in refs], y=[FAMILY_LABELS.get(r.family, r.family) for r in refs],
             mode="markers+text", name="hand-designed networks (latency only)",
@@ -145,7 +156,8 @@ def pareto_figure(data: StudyData, selected: int | None = None, height: int = 64
     fig.add_annotation(x=data.budget_ms, y=1.0, xref="x", yref="paper", text=f"budget {data.budget_ms:g} ms",
                        showarrow=False, xanchor="left", yanchor="bottom", font={"color": COLORS["budget"]})
     p = data.profile
-    note = (f"★ references: no accuracy on the proxy task, so placed on the latency axis only; {p.label()}, at "
+    note = (f"★ references: {len(scored)} evaluated by this study with its own evaluator (on the accuracy axis); "
+            f"the others have no accuracy on the proxy task, so are placed on the latency axis only; {p.label()}, at "
             f"{data.config.resolution}px / {data.num_classes} classes like the candidates" if p else data.profile_note)
     if beyond:
         note += f"; {len(beyond)} beyond {x_max:.0f} ms (zoom out)"

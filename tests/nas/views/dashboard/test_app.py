@@ -184,9 +184,12 @@ def test_dashboard_in_a_browser(browser, tiny_idx_dir, tmp_path, nas_home, capsy
         browser.get(url)
         wait = WebDriverWait(browser, 40)
         wait.until(lambda d: d.execute_script(PARETO_JS + "return !!(g && g.data && g.data.length)"))
-        # the Pareto panel holds exactly the study's evaluated trials, as SVG markers too
+        # the Pareto panel holds exactly the study's evaluated trials and the references it evaluated (same
+        # evaluator, same accuracy axis), as SVG markers too
         shown = browser.execute_script(SHOWN_JS)
-        assert sorted(set(shown)) == sorted(r.number for r in evaluated)
+        scored_refs = [p.trial for p in data.references if p.value is not None]
+        assert scored_refs, "the study evaluated no reference network"
+        assert sorted(set(shown)) == sorted([r.number for r in evaluated] + scored_refs)
         markers = browser.find_elements(By.CSS_SELECTOR, "#pareto .subplot.xy .scatterlayer path.point")
         assert len(markers) >= len(evaluated)
         # the study name is shown as text, never run as HTML
