@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 import typer
@@ -66,8 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a job scheduler, `kill`) unwinds like Ctrl-C, so clean-up runs: the trial in progress is marked
+    interrupted and re-queued, a local Ray is shut down and its folder removed."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def run() -> None:
     """Console-script entry point."""
+    _stop_on_sigterm()
     sys.exit(main())
 
 

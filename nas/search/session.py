@@ -9,7 +9,7 @@ from nas.search.config import SearchConfig, SearchConfigError
 from nas.search.fidelity import promote
 from nas.search.record import TrialRecord
 from nas.search.recovery import recover
-from nas.search.study import create_or_resume
+from nas.search.study import create_or_join
 
 #: Candidates rejected by the budget check cost nothing and do not count, up to MAX_DRAWS_PER_TRIAL per trial.
 MAX_DRAWS_PER_TRIAL = 10
@@ -89,9 +89,9 @@ def open_search_study(config: SearchConfig, storage: str, study_name: str,
                       extra_attrs: dict[str, Any] | None = None) -> Any:
     """The study, created or resumed; interrupted trials recovered; a new study gets its feasible start-up
     points queued (no more than --trials of them, so a finished study leaves none waiting)."""
-    study = create_or_resume(config, storage, study_name, extra_attrs=extra_attrs)
+    study, created = create_or_join(config, storage, study_name, extra_attrs=extra_attrs)
     recover(study)
-    if not study.get_trials(deepcopy=False):
+    if created and not study.get_trials(deepcopy=False):
         for p in feasible_startup_params(config, min(STARTUP_FEASIBLE, config.trials)):
             study.enqueue_trial(p, skip_if_exists=True)
     return study

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from search_space.errors import UserError
 
 DEFAULT_STORAGE_FILE = "nas-studies.db"
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+CREATE_ATTEMPTS = 5
 
 
 class StorageError(UserError):
@@ -101,12 +103,24 @@ def open_storage(spec: str | None, read_only: bool = False) -> Any:
         path = Path(url[len("sqlite:///"):])
         if not path.parent.exists():
             raise StorageError(f"cannot create {path}: folder {path.parent} does not exist")
-    try:
-        # Trials of a killed process are found by nas.search.recovery (owner + heartbeat on every storage kind).
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
-                                          if url.startswith("sqlite") else {})
-    except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, unreachable server, damaged file
-        raise StorageError(f"cannot open storage {display_storage(spec)}: {_first_line(exc)}") from None
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            # Trials of a killed process are found by nas.search.recovery (owner + heartbeat on any storage).
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, unreachable server, damaged file
+            # several processes creating the tables of a new storage at once: the losers see the winner's
+            # tables half made (already exists / unique violation); opening again finds them complete
+            if attempt + 1 < CREATE_ATTEMPTS and _creation_race(exc):
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise StorageError(f"cannot open storage {display_storage(spec)}: {_first_line(exc)}") from None
+    raise AssertionError("unreachable")
+
+
+def _creation_race(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("already exists", "unique", "duplicate", "locked"))
 
 
 def display_storage(spec: str | None) -> str:

@@ -36,13 +36,25 @@ def directions(config: SearchConfig) -> list[str]:
 def create_or_resume(config: SearchConfig, storage: str | None, study_name: str, seed_offset: int = 0,
                      extra_attrs: dict[str, Any] | None = None) -> Any:
     """The study `study_name` in `storage`, created with `config` or resumed when its settings match."""
+    return create_or_join(config, storage, study_name, seed_offset, extra_attrs)[0]
+
+
+def create_or_join(config: SearchConfig, storage: str | None, study_name: str, seed_offset: int = 0,
+                   extra_attrs: dict[str, Any] | None = None) -> tuple[Any, bool]:
+    """(study, created): `created` is True for exactly one of several processes opening a new study at once
+    (the one whose create won), so set-up that must happen once (start-up points) is done once."""
     import optuna
 
     store = open_storage(storage)
+    kw = dict(storage=store, study_name=study_name, sampler=make_sampler(config, seed_offset),
+              pruner=make_pruner(config))
     try:
-        study = optuna.create_study(storage=store, study_name=study_name, directions=directions(config),
-                                    sampler=make_sampler(config, seed_offset), pruner=make_pruner(config),
-                                    load_if_exists=True)
+        try:
+            study, created = optuna.create_study(directions=directions(config), **kw), True
+        except optuna.exceptions.DuplicatedStudyError:
+            study, created = optuna.load_study(**kw), False
+            if [d.name.lower() for d in study.directions] != directions(config):
+                raise ValueError(f"directions {[d.name.lower() for d in study.directions]}")
     except ValueError as exc:  # e.g. an existing study with other directions
         raise SearchConfigError(f"study {study_name!r} exists with other objectives ({exc}); use another "
                                 f"--study-name") from None
@@ -57,7 +69,7 @@ def create_or_resume(config: SearchConfig, storage: str | None, study_name: str,
             raise SearchConfigError(f"study {study_name!r} in this storage was run with other settings ({diff[0]}: "
                                     f"{stored.get(diff[0])!r}); continue it with the same options or pass another "
                                     f"--study-name")
-    return study
+    return study, created
 
 
 def study_names(storage: Any) -> list[str]:

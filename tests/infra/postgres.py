@@ -97,6 +97,20 @@ class PostgresServer:
         self._require_started()
         return f"postgresql+psycopg2://{self.user}@{self.host}:{self.port}/{self.dbname}"
 
+    def database_url(self, dbname: str) -> str:
+        """SQLAlchemy URL of another database of this server (see create_database)."""
+        self._require_started()
+        return f"postgresql+psycopg2://{self.user}@{self.host}:{self.port}/{dbname}"
+
+    def create_database(self, dbname: str) -> str:
+        """Create an empty database dbname (no tables: what a first `nas search` on a new server sees); its URL."""
+        self._require_started()
+        done = subprocess.run([str(self.bin_dir / "createdb"), "-h", self.host, "-p", str(self.port), "-U", PG_USER,
+                               dbname], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise PostgresStartError(f"createdb {dbname} exited {done.returncode}: {done.stderr}")
+        return self.database_url(dbname)
+
     @property
     def pid(self) -> int:
         """Process id of the postmaster (it leads its own process group, with all backends in it)."""

@@ -196,7 +196,8 @@ def test_pareto_selection_by_dominance_rank():
 
 
 BASE = ["search", "--platform", "arm", "--budget", "30ms", "--sampler", "evolution", "--evaluator", "synflow",
-        "--trials", "24", "--workers", "1", "--timeout", "0", "--train-examples", "200", "--val-examples", "100"]
+        "--trials", "24", "--references", "none", "--workers", "1", "--timeout", "0", "--train-examples", "200",
+        "--val-examples", "100"]
 
 
 @pytest.mark.slow

@@ -8,8 +8,7 @@ import optuna
 import pytest
 
 from latency_models.estimate import LatencyEstimate
-from latency_models.profiles import require_profile
-from nas.search.record import (ATTR_RECORD, EVALUATED, INTERRUPTED, PRUNED, REJECTED, RUNNING, TrialRecord,
+from nas.search.record import (ATTR_RECORD, INTERRUPTED, PRUNED, REJECTED, RUNNING, TrialRecord,
                                load_records, measurement_entry)
 from nas.search.results import load_results
 from nas.views.dashboard.data import study_data

@@ -134,7 +134,8 @@ class StudyProbe:
 
 def summarize(trials: Sequence[Any]) -> list[dict[str, Any]]:
     """Each trial as a JSON-ready dict: number, storage id, state, values, record status, counted, params,
-    backend, the trial it repeats (nas:retry_of)."""
+    backend, the trial it repeats (nas:retry_of), the parameters it was queued with (fixed_params), the name of
+    the hand-designed reference network it evaluated (reference trials: added after a search, never counted)."""
     from nas.search.record import TrialRecord
 
     out = []
@@ -146,7 +147,10 @@ def summarize(trials: Sequence[Any]) -> list[dict[str, Any]]:
         out.append({"number": t.number, "id": t._trial_id, "state": t.state.name, "values": t.values,
                     "status": rec.status if rec is not None else None, "counted": bool(finished and counted),
                     "params": dict(t.params), "backend": rec.backend if rec is not None else None,
-                    "retry_of": None if retry is None else int(retry)})
+                    "retry_of": None if retry is None else int(retry),
+                    "fixed_params": t.system_attrs.get("fixed_params"),
+                    "reference": getattr(rec, "reference", None) if rec is not None else None,
+                    "duration_s": round(t.duration.total_seconds(), 1) if t.duration is not None else None})
     return out
 
 
@@ -196,10 +200,11 @@ def analyse(*, storage: str, fault: str, before: Sequence[dict[str, Any]], final
         problems.append(f"duplicate trial ids: {sorted(i for i in set(ids) if ids.count(i) > 1)}")
 
     done_before = [t for t in before if t["counted"]]
-    lost = []
+    lost: list[int] = []  # `before` may hold one trial twice (seen before and just after the fault): both must match
     for b in done_before:
         a = by_number.get(b["number"])
-        if a is None or (a["state"], a["values"], a["params"]) != (b["state"], b["values"], b["params"]):
+        changed = a is None or (a["state"], a["values"], a["params"]) != (b["state"], b["values"], b["params"])
+        if changed and b["number"] not in lost:
             lost.append(b["number"])
     if lost:
         problems.append(f"finished trials lost or changed after the fault: {lost} (before: "
@@ -248,7 +253,7 @@ def analyse(*, storage: str, fault: str, before: Sequence[dict[str, Any]], final
     if left_running:
         problems.append(f"trials still RUNNING after every search exited: {left_running}")
 
-    figures = {"storage": storage, "fault": fault, "finished_before": len(done_before),
+    figures = {"storage": storage, "fault": fault, "finished_before": len({b["number"] for b in done_before}),
                "finished_after": sum(1 for t in final if t["state"] not in ("RUNNING", "WAITING")),
                "lost": len(lost), "trials_N": trials_n, "counted_final": counted_final, "honoured": honoured,
                "running_at_fault": list(running_at_fault), "interrupted": interrupted,
