@@ -193,6 +193,7 @@ def loop_summary(records: Sequence[TrialRecord]) -> LoopSummary | None:
     """The summary of a study's in-loop measurements (None when it measured nothing in the loop)."""
     from nas.search.record import EVALUATED, PRUNED, REJECTED
 
+    records = [r for r in records if r.reference is None]  # references are evaluated whatever their latency
     measured = [r for r in records if r.measured is not None and r.decided_by == "measured"]
     if not measured and not any(r.loop_factor is not None for r in records):
         return None

@@ -130,7 +130,8 @@ class SearchContext:
         """Evaluate an accepted candidate: evaluated, pruned (a report asked to stop) or failed (with the reason).
         KeyboardInterrupt / SystemExit propagate (the caller marks the trial interrupted)."""
         try:
-            result = self.evaluator_at(record.rung).evaluate(record.net_spec(), self.data_at(record.rung),
+            evaluator = self.evaluator if record.rung == 0 else self.evaluator_at(record.rung)
+            result = evaluator.evaluate(record.net_spec(), self.data_at(record.rung),
                                                              seed=self.config.seed, report=report)
         except Pruned as exc:
             return record.pruned(exc.step, exc.value)
