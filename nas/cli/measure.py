@@ -52,6 +52,21 @@ def _row_json(row: TimingRow, platform: Platform, warmup: int, repeats: int) -> 
             "batch": row.batch, "resolution": row.resolution, "warmup": warmup, "repeats": repeats}
 
 
+def interrupted(err: Console, writer: TimingsWriter | None, path: Path | None, kept: int) -> None:
+    """Ctrl-C during a measurement: one line saying what was kept in the timings file; exit 130."""
+    note = f"; {kept} measurement(s) kept in {path}" if writer and writer.rows_written else ""
+    err.print(f"interrupted{note}")
+    raise typer.Exit(130)
+
+
+def kept_error(exc: UserError, writer: TimingsWriter | None, path: Path | None, kept: int,
+               as_type: type[UserError] = UserError) -> UserError:
+    """The measurement's error (as `as_type`), saying which earlier measurements the timings file keeps."""
+    if writer and writer.rows_written:
+        return as_type(f"{exc} ({kept} measurement(s) before it kept in {path})")
+    return exc
+
+
 def measure(
     platform: Optional[str] = typer.Option(None, "--platform", "-p", help="Built-in platform to measure (cpu, "
                                            "cpu-torch, gpu); with --agent, one the agent measures (default its own)."),
@@ -139,13 +154,9 @@ def measure(
                                     repeats=repeats, threshold=noise_cv, retries=retries, backend=backend,
                                     on_row=writer.write if writer else None, progress=bar)
     except MeasurementInterrupted as exc:
-        kept = f"; {len(exc.rows)} measurement(s) kept in {path}" if writer and writer.rows_written else ""
-        err.print(f"interrupted{kept}")
-        raise typer.Exit(130)
+        interrupted(err, writer, path, len(exc.rows))
     except MeasurementError as exc:
-        if writer and writer.rows_written:
-            raise MeasurementError(f"{exc} ({writer.rows_written} measurement(s) before it kept in {path})") from None
-        raise
+        raise kept_error(exc, writer, path, writer.rows_written if writer else 0, MeasurementError) from None
     finally:
         if writer is not None:
             writer.discard_if_empty()  # closes; an empty file this run created is not left behind
@@ -262,13 +273,9 @@ def measure_via_agent(url: str, token: Optional[str], platform: Optional[str], s
                         seen.add((ref.arch_id, ref.measured_at))
             bar(len(jobs), len(jobs), "done")
     except KeyboardInterrupt:
-        kept = f"; {len(results)} measurement(s) kept in {path}" if writer and writer.rows_written else ""
-        err.print(f"interrupted{kept}")
-        raise typer.Exit(130)
+        interrupted(err, writer, path, len(results))
     except UserError as exc:
-        if writer and writer.rows_written:
-            raise UserError(f"{exc} ({len(results)} measurement(s) before it kept in {path})") from None
-        raise
+        raise kept_error(exc, writer, path, len(results)) from None
     finally:
         if writer is not None:
             writer.discard_if_empty()

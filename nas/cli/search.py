@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any, Optional
 
@@ -32,7 +33,7 @@ def candidate_json(r: TrialRecord) -> dict[str, Any]:
             "latency_ms": lat.latency_ms, "latency_kind": lat.kind, "predicted_ms": r.predicted.latency_ms,
             "measured_ms": r.measured.latency_ms if r.measured else None, "platform": lat.platform,
             "runtime": lat.runtime, "predictor_error_rmspe": r.predicted.error_rmspe, "flops_m": r.cost.flops_m,
-            "params_m": r.cost.params_m, "within_budget": r.within_budget, "spec": r.net_spec().to_dict()}
+            "params_m": r.cost.params_m, "within_budget": r.within_budget, "spec": json.loads(r.spec)}
 
 
 def trial_json(r: TrialRecord) -> dict[str, Any]:

@@ -111,9 +111,8 @@ def check_config(config: SearchConfig) -> None:
             pass
 
 
-def study_attrs(config: SearchConfig, profile: Any) -> dict[str, Any]:
+def study_attrs(ctx: SearchContext, profile: Any) -> dict[str, Any]:
     """What a new study stores besides its config: the platform, its profile's held-out error, the proxy task."""
-    ctx = SearchContext(config)
     return {"platform": profile.platform.to_dict(), "profile_evaluation": profile.evaluation,
             "profile_method": profile.evaluation_method, "profile_provenance_source": profile.provenance.get("source"),
             "proxy_task": ctx.data.task.to_dict(), "num_classes": ctx.dataset.num_classes}
@@ -128,12 +127,13 @@ def search(config: SearchConfig, storage: str | None = None, study_name: str | N
         profile.predictor(config.predictor)
     name = study_name or config.default_study_name()
     url = storage_url(storage)
-    run = SearchRun(config, url, name, study_attrs(config, profile))
+    ctx = SearchContext(config)
+    run = SearchRun(config, url, name, study_attrs(ctx, profile), ctx)
     with TrialWatcher(url, name, config.trials, hooks):
         get_backend(config.backend).run(run)
     study = load_study(url, name, writable=True)
     if config.references != "none":
-        evaluate_references(study, config, progress=hooks.progress)
+        evaluate_references(study, ctx, progress=hooks.progress)
     res = load_results(study, display_storage(storage))
     if verify:
         verify_pareto(study, res, progress=hooks.measure_progress)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.search.config import SearchConfig
+from nas.search.record import EVALUATED, TrialRecord
+from nas.search.study import enqueue, system_attrs
 
 ATTR_RUNG = "nas:rung"
 ATTR_PROMOTED_FROM = "nas:promoted_from"
@@ -35,17 +37,13 @@ def rung(config: SearchConfig, index: int) -> Rung:
 
 def rung_of(trial: Any) -> int:
     """The rung a trial (running optuna.Trial or FrozenTrial) is evaluated at: 0 unless it was promoted."""
-    attrs = trial.system_attrs if hasattr(trial, "system_attrs") else \
-        trial.storage.get_trial_system_attrs(trial._trial_id)
-    return int(attrs.get(ATTR_RUNG, 0))
+    return int(system_attrs(trial).get(ATTR_RUNG, 0))
 
 
 def promote(study: Any, config: SearchConfig) -> list[int]:
     """Queue the next rung for every trial in the top 1/eta of its rung (evaluated, within the budget) that was
     not promoted yet; returns the numbers of the trials promoted. A no-op with one rung."""
     import optuna
-
-    from nas.search.record import EVALUATED, TrialRecord
 
     if config.rungs <= 1:
         return []
@@ -67,8 +65,6 @@ def promote(study: Any, config: SearchConfig) -> list[int]:
         for _, t in members[:len(members) // config.eta]:
             if t.number in promoted:
                 continue
-            study.add_trial(optuna.trial.create_trial(
-                state=optuna.trial.TrialState.WAITING,
-                system_attrs={"fixed_params": dict(t.params), ATTR_RUNG: index + 1, ATTR_PROMOTED_FROM: t.number}))
+            enqueue(study, t.params, **{ATTR_RUNG: index + 1, ATTR_PROMOTED_FROM: t.number})
             out.append(t.number)
     return out

@@ -22,7 +22,7 @@ from latency_models.estimate import LatencyEstimate
 from latency_models.measure import backend_for, measure_network
 from latency_models.platform import Platform, builtin_platforms
 from latency_models.profiles import get_platform
-from nas.search.record import TrialRecord, load_records
+from nas.search.record import EVALUATED, PRUNED, REJECTED, TrialRecord, load_records
 from search_space.references import reference_spec
 from search_space.spec import NetSpec
 
@@ -191,8 +191,6 @@ NEAR_N = 5
 
 def loop_summary(records: Sequence[TrialRecord]) -> LoopSummary | None:
     """The summary of a study's in-loop measurements (None when it measured nothing in the loop)."""
-    from nas.search.record import EVALUATED, PRUNED, REJECTED
-
     records = [r for r in records if r.reference is None]  # references are evaluated whatever their latency
     measured = [r for r in records if r.measured is not None and r.decided_by == "measured"]
     if not measured and not any(r.loop_factor is not None for r in records):

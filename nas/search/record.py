@@ -278,11 +278,11 @@ def _from_legacy(trial: Any) -> TrialRecord:
                        state=trial.state.name)
 
 
-def load_records(study: Any, states: tuple[Any, ...] | None = None) -> list[TrialRecord]:
+def load_records(study: Any) -> list[TrialRecord]:
     """Records of every trial of `study` that has an architecture, in trial order (post-search measurements in)."""
     measured = study.user_attrs.get(ATTR_MEASURED) or {}
     out = []
-    for t in study.get_trials(deepcopy=False, states=states):
+    for t in study.get_trials(deepcopy=False):
         rec = TrialRecord.from_trial(t, measured if isinstance(measured, dict) else {})
         if rec is not None:
             out.append(rec)

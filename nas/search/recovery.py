@@ -14,6 +14,10 @@ import threading
 import time
 from typing import Any
 
+from nas.search.fidelity import ATTR_RUNG
+from nas.search.record import INTERRUPTED, TrialRecord
+from nas.search.study import enqueue, system_attrs
+
 ATTR_OWNER = "nas:owner"
 ATTR_HEARTBEAT = "nas:heartbeat"
 ATTR_RETRY_OF = "nas:retry_of"
@@ -114,17 +118,13 @@ def _retries(trial: Any, by_number: dict[int, Any]) -> int:
 def requeue(study: Any, trial: Any, trials: list[Any] | None = None) -> bool:
     """Enqueue `trial`'s parameters again, linked to it (ATTR_RETRY_OF): once per interrupted trial (a trial
     already repeated is not queued again) and at most MAX_RETRIES times in a chain. Writes nothing to `trial`."""
-    import optuna
-
     trials = trials if trials is not None else study.get_trials(deepcopy=False)
     if not trial.params or any(t.system_attrs.get(ATTR_RETRY_OF) == trial.number for t in trials):
         return False
     if _retries(trial, {t.number: t for t in trials}) >= MAX_RETRIES:
         return False
-    study.add_trial(optuna.trial.create_trial(  # what study.enqueue_trial does, with the retry link in one write
-        state=optuna.trial.TrialState.WAITING,
-        system_attrs={"fixed_params": dict(trial.params), ATTR_RETRY_OF: trial.number,
-                      **{k: v for k, v in trial.system_attrs.items() if k == "nas:rung"}}))
+    keep = {k: v for k, v in trial.system_attrs.items() if k == ATTR_RUNG}  # a promoted trial stays promoted
+    enqueue(study, trial.params, **{ATTR_RETRY_OF: trial.number}, **keep)
     return True
 
 
@@ -132,8 +132,6 @@ def recover(study: Any, grace_s: float = GRACE_S) -> list[int]:
     """Fail the stale RUNNING trials of `study` as interrupted and re-queue them; also re-queue trials that
     ended interrupted but were not re-queued (e.g. stopped between the two writes). Returns their numbers."""
     import optuna
-
-    from nas.search.record import INTERRUPTED, TrialRecord
 
     state = optuna.trial.TrialState
     storage = study._storage
@@ -162,7 +160,5 @@ def recover(study: Any, grace_s: float = GRACE_S) -> list[int]:
 
 def retry_of(trial: Any) -> int | None:
     """The trial number this (re-queued) trial repeats, if any (a running optuna.Trial or a FrozenTrial)."""
-    attrs = trial.system_attrs if hasattr(trial, "system_attrs") else \
-        trial.storage.get_trial_system_attrs(trial._trial_id)
-    v = attrs.get(ATTR_RETRY_OF)
+    v = system_attrs(trial).get(ATTR_RETRY_OF)
     return None if v is None else int(v)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from nas.search.config import SearchConfig
 from nas.search.record import EVALUATED, REFERENCE_TAG, RUNNING, TrialRecord, load_records
 from nas.search.results import best_within_budget
 from nas.search.trial import CONSTRAINT, SearchContext
@@ -36,12 +35,12 @@ def choose_references(ctx: SearchContext) -> list[tuple[str, ArchSpec]]:
     return within + above
 
 
-def evaluate_references(study: Any, config: SearchConfig, progress: ProgressFn | None = None) -> list[TrialRecord]:
+def evaluate_references(study: Any, ctx: SearchContext, progress: ProgressFn | None = None) -> list[TrialRecord]:
     """Evaluate the study's references not stored yet (at the rung of the best found network) and store them
     as tagged, uncounted trials; returns every reference record of the study."""
     import optuna
 
-    ctx = SearchContext(config)
+    config = ctx.config
     records = load_records(study)
     stored = {r.reference: r for r in records if r.reference}
     found = [r for r in records if r.reference is None and r.status == EVALUATED]

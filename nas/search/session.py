@@ -10,6 +10,7 @@ from nas.search.fidelity import promote
 from nas.search.record import TrialRecord
 from nas.search.recovery import recover
 from nas.search.study import create_or_join
+from nas.search.trial import SearchContext
 
 #: Candidates rejected by the budget check cost nothing and do not count, up to MAX_DRAWS_PER_TRIAL per trial.
 MAX_DRAWS_PER_TRIAL = 10
@@ -60,13 +61,11 @@ class StopWhenDone:
             study.stop()
 
 
-def feasible_startup_params(config: SearchConfig, n: int = STARTUP_FEASIBLE) -> list[dict[str, Any]]:
+def feasible_startup_params(ctx: SearchContext, n: int = STARTUP_FEASIBLE) -> list[dict[str, Any]]:
     """Parameters of up to `n` seeded random architectures predicted within the budget (rejection sampling)."""
     import numpy as np
 
-    from nas.search.trial import SearchContext
-
-    ctx = SearchContext(config)
+    config = ctx.config
     rng = np.random.default_rng([config.seed, 7])
     found: list[dict[str, Any]] = []
     best_ms = float("inf")
@@ -85,13 +84,14 @@ def feasible_startup_params(config: SearchConfig, n: int = STARTUP_FEASIBLE) -> 
     return found
 
 
-def open_search_study(config: SearchConfig, storage: str, study_name: str,
+def open_search_study(ctx: SearchContext, storage: str, study_name: str,
                       extra_attrs: dict[str, Any] | None = None) -> Any:
     """The study, created or resumed; interrupted trials recovered; a new study gets its feasible start-up
     points queued (no more than --trials of them, so a finished study leaves none waiting)."""
+    config = ctx.config
     study, created = create_or_join(config, storage, study_name, extra_attrs=extra_attrs)
     recover(study)
     if created and not study.get_trials(deepcopy=False):
-        for p in feasible_startup_params(config, min(STARTUP_FEASIBLE, config.trials)):
+        for p in feasible_startup_params(ctx, min(STARTUP_FEASIBLE, config.trials)):
             study.enqueue_trial(p, skip_if_exists=True)
     return study

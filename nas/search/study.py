@@ -105,5 +105,21 @@ def stored_config(study: Any) -> SearchConfig:
     return SearchConfig.from_dict(data)
 
 
+def system_attrs(trial: Any) -> dict[str, Any]:
+    """System attributes of a running optuna.Trial (read from its storage) or of a FrozenTrial."""
+    if hasattr(trial, "system_attrs"):
+        return trial.system_attrs
+    return trial.storage.get_trial_system_attrs(trial._trial_id)
+
+
+def enqueue(study: Any, params: dict[str, Any], **links: Any) -> None:
+    """Queue a trial with fixed `params` (what study.enqueue_trial does) and system attributes `links` in the
+    same write (e.g. which trial it repeats or was promoted from)."""
+    import optuna
+
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING,
+                                              system_attrs={"fixed_params": dict(params), **links}))
+
+
 def json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))

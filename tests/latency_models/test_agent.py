@@ -252,7 +252,7 @@ def test_config_refuses_bad_settings():
         AgentConfig(builtin_platforms()["arm"], TOKEN)
     assert TOKEN not in repr(AgentConfig(CPU, TOKEN))
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and is_loopback("127.1.2.3")
-    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
+    assert not is_loopback("::") and not is_loopback("203.0.113.5") and not is_loopback("example.org")
 
 
 def test_client_url_and_token(monkeypatch):

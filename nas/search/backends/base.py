@@ -8,17 +8,23 @@ from typing import Any, ClassVar
 
 from nas.search.config import SearchConfig
 from nas.search.record import TrialRecord
+from nas.search.trial import SearchContext
 
 
 @dataclass(frozen=True)
 class SearchRun:
-    """One invocation of a search: its settings, the storage URL, the study name and the study's extra
-    attributes (platform, profile, proxy task: written once, when the study is created)."""
+    """One invocation of a search: its settings, the storage URL, the study name, the study's extra
+    attributes (platform, profile, proxy task: written once, when the study is created) and the context."""
 
     config: SearchConfig
     storage: str
     study_name: str
     extra_attrs: dict[str, Any] = field(default_factory=dict)
+    #: This process's data, space, profile and evaluator, built once (worker processes build their own).
+    context: SearchContext | None = None
+
+    def ctx(self) -> SearchContext:
+        return self.context if self.context is not None else SearchContext(self.config)
 
 
 class SearchBackend(ABC):

@@ -27,10 +27,10 @@ class TrialFailed(Exception):
 class Objective:
     """Callable for `study.optimize`: one trial = one architecture. Picklable (state is rebuilt per process)."""
 
-    def __init__(self, config: SearchConfig, heartbeat: Heartbeat | None = None):
+    def __init__(self, config: SearchConfig, heartbeat: Heartbeat | None = None, ctx: SearchContext | None = None):
         self.config = config
         self.heartbeat = heartbeat
-        self._ctx: SearchContext | None = None
+        self._ctx = ctx
 
     @property
     def ctx(self) -> SearchContext:
@@ -85,13 +85,14 @@ class Objective:
         return values if self.config.pareto else values[0]
 
 
-def optimize(config: SearchConfig, storage: str, study_name: str, index: int) -> None:
+def optimize(config: SearchConfig, storage: str, study_name: str, index: int, ctx: SearchContext | None = None
+             ) -> None:
     """Trials in this process until the study has config.trials counted ones (worker `index` seeds its sampler)."""
     quiet_optuna()
     study = create_or_resume(config, storage, study_name)
     study.sampler = make_sampler(config, 1000 * index + counted_trials(study))  # no replay of earlier draws
     with Heartbeat(study._storage) as beat:
-        study.optimize(Objective(config, beat), n_trials=None, timeout=config.timeout_s, catch=(TrialFailed,),
+        study.optimize(Objective(config, beat, ctx), n_trials=None, timeout=config.timeout_s, catch=(TrialFailed,),
                        gc_after_trial=True, callbacks=[StopWhenDone(config)])
 
 
@@ -107,15 +108,16 @@ class OptunaBackend(SearchBackend):
     def run(self, run: SearchRun) -> None:
         config = run.config
         quiet_optuna()
-        study = open_search_study(config, run.storage, run.study_name, run.extra_attrs)
+        ctx = run.ctx()
+        study = open_search_study(ctx, run.storage, run.study_name, run.extra_attrs)
         already = counted_trials(study)
         if already >= config.trials:
             return
         if config.workers == 1:
-            optimize(config, run.storage, run.study_name, 0)
+            optimize(config, run.storage, run.study_name, 0, ctx)
             return
-        ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(config, run.storage, run.study_name, i + 1), daemon=False)
+        spawn = mp.get_context("spawn")
+        procs = [spawn.Process(target=_worker, args=(config, run.storage, run.study_name, i + 1), daemon=False)
                  for i in range(config.workers)]
         for p in procs:
             p.start()

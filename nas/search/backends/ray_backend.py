@@ -26,7 +26,8 @@ from nas.search.config import SearchConfig
 from nas.search.fidelity import promote, rung_of
 from nas.search.record import EVALUATED, PRUNED, REJECTED, TrialRecord
 from nas.search.recovery import Heartbeat, requeue, retry_of
-from nas.search.session import MAX_DRAWS_PER_TRIAL, counted_trials, open_search_study, quiet_optuna
+from nas.search.session import (MAX_DRAWS_PER_TRIAL, counted_trials, draws_exhausted, open_search_study,
+                                quiet_optuna)
 from nas.search.strategies import make_sampler
 from nas.search.study import create_or_resume
 from nas.search.trial import CONSTRAINT, SearchContext, suggest
@@ -83,12 +84,12 @@ def _study_searcher_class() -> type:
     class StudySearcher(Searcher):
         """Tune trials asked from, and told to, the Optuna study (see the module docstring)."""
 
-        def __init__(self, config: SearchConfig, storage: str, study_name: str, heartbeat: Heartbeat):
+        def __init__(self, ctx: SearchContext, storage: str, study_name: str, heartbeat: Heartbeat):
             super().__init__(metric=METRIC, mode="max")
-            self.config = config
+            config = self.config = ctx.config
             self.study = create_or_resume(config, storage, study_name)
             self.study.sampler = make_sampler(config, counted_trials(self.study))
-            self.ctx = SearchContext(config)
+            self.ctx = ctx
             self.heartbeat = heartbeat
             self.live: dict[str, tuple[Any, TrialRecord, tuple[int, float] | None]] = {}
 
@@ -100,13 +101,10 @@ def _study_searcher_class() -> type:
                 state.pop(key, None)
             return state
 
-        def _full(self) -> bool:
-            return counted_trials(self.study) + len(self.live) >= self.config.trials
-
         def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+            full = counted_trials(self.study) + len(self.live) >= self.config.trials  # rejections do not count
             for _ in range(MAX_DRAWS_PER_TRIAL):
-                if self._full() or len(self.study.get_trials(deepcopy=False)) >= \
-                        self.config.trials * MAX_DRAWS_PER_TRIAL:
+                if full or draws_exhausted(self.study, self.config):
                     return Searcher.FINISHED if not self.live else None
                 trial = self.study.ask()
                 self.heartbeat.add(trial._trial_id)
@@ -182,8 +180,8 @@ def _study_searcher_class() -> type:
     return StudySearcher
 
 
-def experiment_dir(study_name: str) -> Path:
-    """Where Tune keeps this study's experiment folder (results, logs): $NAS_HOME/ray."""
+def experiment_dir() -> Path:
+    """Where Tune keeps the experiment folders (results, logs; one per study, by its name): $NAS_HOME/ray."""
     return nas_home() / "ray"
 
 
@@ -228,13 +226,14 @@ class RayBackend(SearchBackend):
 
         config = run.config
         quiet_optuna()
-        study = open_search_study(config, run.storage, run.study_name, run.extra_attrs)
+        ctx = run.ctx()
+        study = open_search_study(ctx, run.storage, run.study_name, run.extra_attrs)
         if counted_trials(study) >= config.trials:
             return
-        out = experiment_dir(run.study_name)
+        out = experiment_dir()
         out.mkdir(parents=True, exist_ok=True)
         with ray_session(config), Heartbeat(study._storage) as beat:
-            searcher = _study_searcher_class()(config, run.storage, run.study_name, beat)
+            searcher = _study_searcher_class()(ctx, run.storage, run.study_name, beat)
             trainable = tune.with_resources(tune.with_parameters(ray_trial, search_config=config.to_dict()),
                                             {"cpu": 1})
             tuner = tune.Tuner(

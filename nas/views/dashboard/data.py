@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from latency_models.profiles import Profile, ProfileError, require_profile
 from latency_models.platform import PlatformError
@@ -235,9 +235,9 @@ def _category(trial: Any, rec: TrialRecord | None, front: set[int]) -> str:
     return "failed"  # failed, or complete without an evaluation
 
 
-def trial_rows(trials: Sequence[Any], measured: dict[str, Any]) -> list[TrialRow]:
-    """Rows of every trial with its category; the Pareto front is taken among the evaluated ones within budget."""
-    recs = {t.number: TrialRecord.from_trial(t, measured) for t in trials}
+def trial_rows(trials: Sequence[Any], recs: dict[int, TrialRecord | None]) -> list[TrialRow]:
+    """Rows of every trial (`recs`: its record by trial number) with its category; the Pareto front is taken
+    among the evaluated ones within budget."""
     evaluated = [r for t in trials if (r := recs[t.number]) is not None and r.status == EVALUATED
                  and t.state.name == "COMPLETE" and r.value is not None and r.reference is None]
     front = {r.number for r in pareto_front([r for r in evaluated if r.within_budget])}
@@ -292,10 +292,9 @@ def with_study_references(points: list[ReferencePoint], records: Sequence[TrialR
 
 
 # ------------------------------------------------------------------------------------------------ loading
-def metric_of(trials: Sequence[Any]) -> tuple[str, bool]:
+def metric_of(records: Iterable[TrialRecord | None]) -> tuple[str, bool]:
     """The value's name ('accuracy' or the proxy's score name) and whether it is an accuracy in [0, 1]."""
-    for t in trials:
-        rec = TrialRecord.from_trial(t)
+    for rec in records:
         if rec is not None and rec.evaluation is not None:
             ev = rec.evaluation
             return ev.metric, ev.accuracy is not None
@@ -316,11 +315,12 @@ def study_data(study: Any, storage_label: str, profile: Profile | None = None, p
     config = stored_config(study)
     trials = study.get_trials(deepcopy=False)
     measured = study.user_attrs.get(ATTR_MEASURED, {})
-    rows = trial_rows(trials, measured if isinstance(measured, dict) else {})
+    recs = {t.number: TrialRecord.from_trial(t, measured if isinstance(measured, dict) else {}) for t in trials}
+    rows = trial_rows(trials, recs)
     counts: dict[str, int] = {c: 0 for c in CATEGORIES}
     for r in rows:
         counts[r.category] += 1
-    metric, is_acc = metric_of(trials)
+    metric, is_acc = metric_of(recs.values())
     values = [r.value for r in rows if r.value is not None]
     ref_value = min(0.0, min(values, default=0.0))
     hv = hypervolume_history(rows, ref_value, config.budget_ms)
@@ -328,8 +328,7 @@ def study_data(study: Any, storage_label: str, profile: Profile | None = None, p
     if profile is None and not profile_note and with_references:
         profile, profile_note = load_profile(config.platform)
     refs = reference_points(profile, config.resolution, num_classes) if profile and with_references else []
-    refs = with_study_references(refs, [TrialRecord.from_trial(t, measured if isinstance(measured, dict) else {})
-                                        for t in trials])
+    refs = with_study_references(refs, list(recs.values()))
     return StudyData(study=study.study_name, storage=storage_label, config=config, num_classes=num_classes,
                      rows=tuple(rows), counts=counts, metric=metric, is_accuracy=is_acc, hypervolume=tuple(hv),
                      hv_reference=(ref_value, config.budget_ms), references=tuple(refs),

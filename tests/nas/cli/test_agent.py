@@ -11,18 +11,12 @@ import pytest
 
 from latency_models.agent.protocol import TOKEN_ENV
 from latency_models.timings import load_timings, meta_path
-from nas.cli.main import main
 from search_space.spec import spec_from_json
 from tests.infra._proc import free_port
 from tests.latency_models.test_agent import ROOT, TOKEN, AgentProcess
+from tests.nas.cli.test_measure import run
 
 pytest.importorskip("werkzeug")
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)
@@ -69,8 +63,9 @@ def test_agent_options_reach_the_server(capsys, monkeypatch):
     assert (cfg.platform.name, cfg.platform.threads, cfg.limits.max_seconds, cfg.limits.max_onnx_bytes,
             cfg.repeats, cfg.host, cfg.token) == ("cpu-torch", 2, 30.0, 8 << 20, 4, "127.0.0.1", TOKEN)
     assert "warning" not in err
-    code, out, err = run(capsys, "agent", "--host", "0.0.0.0", "--port", "0")
-    assert code == 0 and "warning: listening on 0.0.0.0, not loopback" in err and seen["config"].host == "0.0.0.0"
+    code, out, err = run(capsys, "agent", "--host", "device.example", "--port", "0")  # never bound: serve is faked
+    assert code == 0 and "warning: listening on device.example, not loopback" in err
+    assert seen["config"].host == "device.example"
     code, out, err = run(capsys, "agent", "--platform", "arm")
     assert code == 2 and "cannot be measured here" in err
 

@@ -21,6 +21,7 @@ def main(argv: list[str]) -> int:
     storage, study_name, data_dir, trials, start_at = argv[0], argv[1], argv[2], int(argv[3]), float(argv[4])
     from nas.search.config import SearchConfig
     from nas.search.session import open_search_study, quiet_optuna
+    from nas.search.trial import SearchContext
 
     quiet_optuna()
     config = SearchConfig(platform="arm", budget_ms=30.0, dataset=f"fashion-mnist:{data_dir}", trials=trials,
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
     while time.time() < start_at:
         time.sleep(0.001)
     try:
-        study = open_search_study(config, storage, study_name)
+        study = open_search_study(SearchContext(config), storage, study_name)
     except Exception as exc:  # noqa: BLE001 - what a user of `nas search` would see, as one line
         print_result({"ok": False, "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"[:400],
                       "waiting": None, "late": late})

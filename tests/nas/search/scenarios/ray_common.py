@@ -10,9 +10,14 @@ idle and `ray::ImplicitFunc.train` while it runs the trial (Ray 2.60; seen in th
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
+from typing import Any
 
 from tests.infra._proc import ProcInfo
+from tests.infra.netns import print_result
 from tests.infra.ray_cluster import RayCluster
+from tests.nas.search.scenarios.common import log_tail, summarize, wait_search
 
 #: Title prefixes of the worker processes that run a Tune function trainable.
 TRIAL_TITLES = ("ray::ImplicitFunc", "ray::ray_trial")
@@ -50,3 +55,25 @@ def trial_of_worker_dir(path: str | None) -> int | None:
     trial's config (`..._optuna_trial=7,head_width=...`: the NUMBER_KEY the Ray backend adds), or None."""
     found = re.search(r"optuna_trial=(\d+)", path or "")
     return int(found.group(1)) if found else None
+
+
+def finish_search(result: dict, proc: Any, cluster: RayCluster, titles: TitleLog, probe: Any, before: Any) -> None:
+    """Wait (at most 240 s) for the search `proc` to end on its own, then record its exit code, the study
+    before the fault (`before`) and at the end, the counted trials and the worker titles seen."""
+    deadline = time.monotonic() + 240
+    while proc.poll() is None and time.monotonic() < deadline:
+        titles.see(cluster)
+        time.sleep(0.5)
+    result["exit_code"] = wait_search(proc, max(1.0, deadline - time.monotonic()))
+    result["before"] = before
+    result["final"] = summarize(probe.trials())
+    result["counted_final"] = probe.counted_trials()
+    result["titles_seen"] = titles.seen
+
+
+def report(result: dict, started: float, log: Path) -> int:
+    """Print the scenario's result line (with its wall time and the search's log tail); exit status 0."""
+    result["wall_s"] = round(time.monotonic() - started, 1)
+    result["logs"] = log_tail(log, 6000)
+    print_result(result)
+    return 0

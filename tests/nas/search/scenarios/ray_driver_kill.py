@@ -17,12 +17,10 @@ import time
 import traceback
 from pathlib import Path
 
-from tests.infra.netns import print_result
 from tests.infra.ray_cluster import RayCluster
-from tests.nas.search.scenarios.common import (StudyProbe, counted_of, log_tail, running_now, search_argv,
-                                               search_env, sigkill_driver, start_search, stop_search, summarize,
-                                               wait_for, wait_search)
-from tests.nas.search.scenarios.ray_common import TitleLog, trial_workers
+from tests.nas.search.scenarios.common import (StudyProbe, counted_of, running_now, search_argv, search_env,
+                                               sigkill_driver, start_search, stop_search, summarize, wait_for)
+from tests.nas.search.scenarios.ray_common import TitleLog, finish_search, report, trial_workers
 
 
 def main(argv: list[str]) -> int:
@@ -66,25 +64,14 @@ def main(argv: list[str]) -> int:
             result["old_trial_workers_left"] = left
             result["old_trial_workers_gone_after_s"] = None if left else round(time.monotonic() - killed_at, 1)
             second = start_search(cmd, env, log)
-            deadline = time.monotonic() + 240
-            while second.poll() is None and time.monotonic() < deadline:
-                titles.see(cluster)
-                time.sleep(0.5)
-            result["exit_code"] = wait_search(second, max(1.0, deadline - time.monotonic()))
-            result["before"] = before + at_kill
-            result["final"] = summarize(probe.trials())
-            result["counted_final"] = probe.counted_trials()
-            result["titles_seen"] = titles.seen
+            finish_search(result, second, cluster, titles, probe, before + at_kill)
     except Exception:  # noqa: BLE001 - reported to the test with the logs
         result["error"] = traceback.format_exc()
     finally:
         stop_search(first)
         stop_search(second)
         probe.close()
-    result["wall_s"] = round(time.monotonic() - started, 1)
-    result["logs"] = log_tail(log, 6000)
-    print_result(result)
-    return 0
+    return report(result, started, log)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ import time
 import traceback
 from pathlib import Path
 
-from tests.infra.netns import print_result
 from tests.infra.ray_cluster import RayCluster
-from tests.nas.search.scenarios.common import (StudyProbe, counted_of, log_tail, running_now, search_argv, search_env,
-                                               start_search, stop_search, summarize, wait_for, wait_search)
-from tests.nas.search.scenarios.ray_common import TitleLog, trial_of_worker_dir, trial_workers, worker_cwd
+from tests.nas.search.scenarios.common import (StudyProbe, counted_of, running_now, search_argv, search_env,
+                                               start_search, stop_search, summarize, wait_for)
+from tests.nas.search.scenarios.ray_common import (TitleLog, finish_search, report, trial_of_worker_dir,
+                                                   trial_workers, worker_cwd)
 
 
 def main(argv: list[str]) -> int:
@@ -66,24 +66,13 @@ def main(argv: list[str]) -> int:
             result.update(killed={"pid": victim.pid, "title": victim.title}, killed_at_s=round(
                 time.monotonic() - started, 1), trial_workers_at_kill=[[p.pid, p.title] for p in victims],
                 running_at_fault=sorted(set(running_now(before)) | set(running_now(at_kill))))
-            deadline = time.monotonic() + 240
-            while proc.poll() is None and time.monotonic() < deadline:
-                titles.see(cluster)
-                time.sleep(0.5)
-            result["exit_code"] = wait_search(proc, max(1.0, deadline - time.monotonic()))
-            result["before"] = before + at_kill
-            result["final"] = summarize(probe.trials())
-            result["counted_final"] = probe.counted_trials()
-            result["titles_seen"] = titles.seen
+            finish_search(result, proc, cluster, titles, probe, before + at_kill)
     except Exception:  # noqa: BLE001 - reported to the test with the logs
         result["error"] = traceback.format_exc()
     finally:
         stop_search(proc)
         probe.close()
-    result["wall_s"] = round(time.monotonic() - started, 1)
-    result["logs"] = log_tail(log, 6000)
-    print_result(result)
-    return 0
+    return report(result, started, log)
 
 
 if __name__ == "__main__":
