@@ -22,6 +22,7 @@ import json
 import logging
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -393,10 +394,26 @@ class _Stop(Exception):
     """SIGTERM: stop serving."""
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever sys.stderr is when a line is logged (not the stream of the moment it was made,
+    which a caller may have replaced and closed since: a test's capture, a redirected CLI run in one process)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging() -> None:
     """Agent log lines on stderr (time, 'nas agent:', message), once."""
     if not any(getattr(h, "_nas_agent", False) for h in log.handlers):
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s nas agent: %(message)s", "%Y-%m-%d %H:%M:%S"))
         handler._nas_agent = True  # type: ignore[attr-defined]
         log.addHandler(handler)

@@ -255,8 +255,16 @@ def test_search_measures_through_the_agent_across_an_outage(tiny_idx_dir, tmp_pa
 
 # ------------------------------------------------------------------------------- a wrong token: one line, exit 2
 @pytest.fixture
-def fake_agent():
-    """An agent server in this process (a thread) that answers with canned timings: no measuring process."""
+def fake_agent(monkeypatch):
+    """An agent server in this process (a thread) that answers with canned timings: no measuring process.
+
+    A real agent logs on its own stderr; in this process its log goes to the root logger (caplog) whatever an earlier
+    test configured, so the client's stderr is the client's alone."""
+    import logging
+
+    agent_log = logging.getLogger("latency_models.agent")
+    monkeypatch.setattr(agent_log, "handlers", [])
+    monkeypatch.setattr(agent_log, "propagate", True)
     from latency_models.agent.protocol import AgentLimits
     from latency_models.agent.server import AgentConfig, make_agent_server
     from latency_models.platform import builtin_platforms
