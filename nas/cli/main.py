@@ -28,7 +28,7 @@ def _register() -> None:
     """Attach the sub-commands (once; main() may run many times in one process, e.g. in tests)."""
     if app.registered_groups or app.registered_commands:
         return
-    from nas.cli import agent, arch, dashboard, experiment, export, finalize, latency, measure, search, train
+    from nas.cli import agent, arch, dashboard, experiment, export, finalize, latency, measure, search, supernet, train
 
     app.add_typer(arch.app, name="arch")
     app.command("measure")(measure.measure)
@@ -41,6 +41,7 @@ def _register() -> None:
     app.command("finalize")(finalize.finalize)
     app.command("export")(export.export)
     app.add_typer(experiment.app, name="experiment")
+    app.add_typer(supernet.app, name="supernet")
 
 
 def main(argv: list[str] | None = None) -> int:

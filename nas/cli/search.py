@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from nas.cli.common import ProgressBar, console, emit_json
-from nas.evaluators import evaluator_label
+from nas.evaluators import DEFAULT_EVALUATOR, evaluator_label, evaluator_search_options
 from nas.search.api import Hooks, search as run_search
 from nas.search.budget import parse_budget
 from nas.search.config import DEFAULT_TIMEOUT_S, DEFAULT_TRIALS, SearchConfig, default_workers
@@ -18,6 +18,8 @@ from nas.search.measuring import loop_summary
 from nas.search.record import TrialRecord
 from nas.search.results import SearchResults
 from search_space.errors import UserError
+
+SUPERNET = "supernet"
 
 
 def _metric_label(r: TrialRecord) -> str:
@@ -150,8 +152,13 @@ def search(
                                "continues it; rejected and interrupted trials do not count)."),
     timeout: Optional[float] = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds after which no new "
                                             "trial starts (0: no limit)."),
-    evaluator: str = typer.Option("train", "--evaluator", help="Accuracy estimate: train (short proxy training), "
-                                  "synflow or naswot (zero-cost proxies)."),
+    evaluator: Optional[str] = typer.Option(None, "--evaluator", help="Accuracy estimate: train (short proxy "
+                                            "training; the default), supernet (weights inherited from --supernet; "
+                                            "the default when it is given), synflow or naswot (zero-cost proxies)."),
+    supernet: Optional[str] = typer.Option(None, "--supernet", help="The file of `nas supernet train` (evaluator "
+                                           "supernet); its sha256 is stored with the study."),
+    bn_batches: Optional[int] = typer.Option(None, "--bn-batches", help="Evaluator supernet: training batches that "
+                                             "re-estimate BatchNorm before each candidate is scored (default 8)."),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="fashion-mnist[:DIR], folder:DIR, cifar10:DIR, "
                                 "cifar100:DIR."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="tpe (default), nsga2 (default for pareto), "
@@ -194,8 +201,10 @@ def search(
     """Search the space for the most accurate network within the latency budget on the platform."""
     if seed < 0:
         raise UserError(f"bad --seed {seed}: must be a non-negative integer")
+    evaluator = evaluator or (SUPERNET if supernet else DEFAULT_EVALUATOR)
+    options = evaluator_search_options(evaluator, {"supernet": supernet, "bn_batches": bn_batches})
     config = SearchConfig(platform=platform, budget_ms=parse_budget(budget), objective=objective, sampler=sampler,
-                          evaluator=evaluator, dataset=dataset, resolution=resolution,
+                          evaluator=evaluator, evaluator_options=options, dataset=dataset, resolution=resolution,
                           proxy_resolution=proxy_resolution, train_examples=train_examples,
                           val_examples=val_examples, trials=trials, timeout_s=timeout or None, seed=seed,
                           workers=workers, backend=backend, ray_address=ray_address, pruner=pruner,

@@ -49,6 +49,14 @@ class ConfigError(UserError, ValueError):
     """An evaluator configuration value is invalid; the message starts with the field name."""
 
 
+def check_known_options(config_cls: type, given: dict[str, Any], what: str) -> None:
+    """ConfigError naming the first option in `given` that the dataclass `config_cls` has no field for."""
+    names = {f.name for f in fields(config_cls)}
+    extra = sorted(set(given) - names)
+    if extra:
+        raise ConfigError(f"{extra[0]}: unknown {what} option (known: {', '.join(sorted(names))})")
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """What one evaluation found.
@@ -132,6 +140,18 @@ class Evaluator(ABC):
     def for_search(cls, settings: "SearchSettings") -> "Evaluator":
         """The evaluator as a search runs it (each evaluator takes from `settings` what applies to it)."""
         return cls(threads=settings.threads)  # type: ignore[call-arg]
+
+    @classmethod
+    def search_options(cls, given: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """The evaluator-specific options a search stores (from `nas search` flags, None: not given), checked and
+        completed (e.g. a file's content hash); ConfigError in one line for options this evaluator does not take."""
+        extra = sorted(k for k, v in given.items() if v is not None)
+        if extra:
+            raise ConfigError(f"--{extra[0].replace('_', '-')} does not apply to --evaluator {cls.name}")
+        return ()
+
+    def check_data(self, data: ProxyData) -> None:
+        """ConfigError (one line) when this evaluator cannot evaluate on `data` (checked once, before a search)."""
 
     @abstractmethod
     def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:

@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 from search_space.registry import Registry
 
-from nas.evaluators.base import Evaluator, SearchSettings
+from nas.evaluators.base import ConfigError, Evaluator, SearchSettings
+from nas.evaluators.supernet.evaluator import SupernetEvaluator
 from nas.evaluators.training import TrainingEvaluator
 from nas.evaluators.zero_cost import NaswotEvaluator, SynflowEvaluator
 
@@ -15,9 +16,10 @@ DEFAULT_EVALUATOR = "train"
 
 
 def default_evaluators() -> Registry[EvaluatorFactory]:
-    """A fresh registry with the built-in evaluators: train (short training), synflow, naswot (zero-cost proxies)."""
+    """A fresh registry with the built-in evaluators: train (short training), synflow, naswot (zero-cost proxies),
+    supernet (weights inherited from a trained supernet file)."""
     reg: Registry[EvaluatorFactory] = Registry("evaluator")
-    for cls in (TrainingEvaluator, SynflowEvaluator, NaswotEvaluator):
+    for cls in (TrainingEvaluator, SynflowEvaluator, NaswotEvaluator, SupernetEvaluator):
         reg.add(cls.name, cls)
     return reg
 
@@ -41,6 +43,17 @@ def search_evaluator(name: str, settings: SearchSettings,
     """The evaluator `name` as a search trial runs it (see Evaluator.for_search); UnknownNameError lists names."""
     cls = (registry if registry is not None else default_evaluators()).get(name)
     return cls.for_search(settings)  # type: ignore[attr-defined]
+
+
+def evaluator_search_options(name: str, given: dict[str, Any],
+                             registry: Registry[EvaluatorFactory] | None = None) -> tuple[tuple[str, Any], ...]:
+    """The options a search with evaluator `name` stores, from the flags `given` (see Evaluator.search_options);
+    ConfigError naming --evaluator for a name no registry knows."""
+    reg = registry if registry is not None else default_evaluators()
+    if name not in reg:
+        raise ConfigError(f"--evaluator: unknown {name!r} (known: {', '.join(reg.names())})")
+    cls = reg.get(name)
+    return cls.search_options(given)  # type: ignore[attr-defined]
 
 
 def evaluator_label(name: str, registry: Registry[EvaluatorFactory] | None = None) -> str:

@@ -38,7 +38,7 @@ from search_space.spec import ArchSpec
 from nas.data.proxy import ProxyData, ProxyTask
 from nas.data.split import TensorSplit
 from nas.evaluators.base import (ConfigError, EvalResult, EvaluationError, Evaluator, Pruned, Report, SearchSettings,
-                                 params_m, torch_threads)
+                                 check_known_options, params_m, torch_threads)
 from nas.evaluators.proxy_net import build_proxy_model
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -103,10 +103,7 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainingConfig":
-        names = {f.name for f in fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise ConfigError(f"{extra[0]}: unknown training option (known: {', '.join(sorted(names))})")
+        check_known_options(cls, d, "training")
         return cls(**d)
 
 

@@ -34,8 +34,8 @@ from torch.overrides import TorchFunctionMode
 from search_space.spec import ArchSpec
 
 from nas.data.proxy import ProxyData
-from nas.evaluators.base import (ConfigError, EvalResult, EvaluationError, Evaluator, Report, check_finite, params_m,
-                                 torch_threads)
+from nas.evaluators.base import (ConfigError, EvalResult, EvaluationError, Evaluator, Report, check_finite,
+                                 check_known_options, params_m, torch_threads)
 from nas.evaluators.proxy_net import build_proxy_model
 
 _BATCH_STREAM = 2  # numpy stream [seed, 2] picks the NASWOT minibatch
@@ -56,10 +56,7 @@ class ZeroCostConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ZeroCostConfig":
-        names = {f.name for f in fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise ConfigError(f"{extra[0]}: unknown zero-cost option (known: {', '.join(sorted(names))})")
+        check_known_options(cls, d, "zero-cost")
         return cls(**d)
 
 

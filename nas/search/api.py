@@ -122,12 +122,13 @@ def search(config: SearchConfig, storage: str | None = None, study_name: str | N
            hooks: Hooks = Hooks()) -> SearchResults:
     """Run (or continue) the search of `config` in `storage` (default ./nas-studies.db) and read it back."""
     check_config(config)
+    ctx = SearchContext(config)
+    ctx.evaluator.check_data(ctx.data)  # e.g. a supernet trained on another proxy task: one line, nothing stored
     profile = ensure_profile(config.platform, progress=hooks.profile_progress)
     if config.predictor is not None:
         profile.predictor(config.predictor)
     name = study_name or config.default_study_name()
     url = storage_url(storage)
-    ctx = SearchContext(config)
     run = SearchRun(config, url, name, study_attrs(ctx, profile), ctx)
     with TrialWatcher(url, name, config.trials, hooks):
         get_backend(config.backend).run(run)

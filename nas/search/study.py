@@ -11,7 +11,7 @@ from nas.search.strategies import make_sampler
 
 #: Study user attributes that must match for a rerun to continue a study.
 IDENTITY_KEYS = ("platform", "budget_ms", "objective", "evaluator", "dataset", "resolution", "proxy_resolution",
-                 "train_examples", "val_examples", "epochs", "predictor", "rungs", "eta")
+                 "train_examples", "val_examples", "epochs", "predictor", "rungs", "eta", "evaluator_options")
 ATTR_CONFIG = "search_config"
 
 
@@ -64,7 +64,9 @@ def create_or_join(config: SearchConfig, storage: str | None, study_name: str, s
         for key, value in (extra_attrs or {}).items():
             study.set_user_attr(key, value)
     else:
-        diff = [k for k in IDENTITY_KEYS if stored.get(k) != config.to_dict().get(k)]
+        given = json_safe(config.to_dict())
+        diff = [k for k in IDENTITY_KEYS if json_safe(stored.get(k, [] if k == "evaluator_options" else None))
+                != given.get(k)]
         if diff:
             raise SearchConfigError(f"study {study_name!r} in this storage was run with other settings ({diff[0]}: "
                                     f"{stored.get(diff[0])!r}); continue it with the same options or pass another "

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from search_space.errors import UserError
 from search_space.blocks import Block, Classifier, ConvBlock, MaxPool, ShuffleUnit
 from search_space.layers import Conv
 from search_space.modules import Network, interleave
@@ -37,7 +38,7 @@ from nas.data.proxy import ProxyTask
 from nas.evaluators.proxy_net import build_proxy_model, proxy_spec
 
 
-class SupernetError(ValueError):
+class SupernetError(UserError, ValueError):
     """A path the supernet cannot take (an architecture outside its space), or a supernet that cannot be built."""
 
 
@@ -80,13 +81,6 @@ class SlicedConvBN(nn.Module):
         self.bn = nn.BatchNorm2d(cout_max) if bn else None
         self.bias = None if bn else nn.Parameter(torch.zeros(cout_max))
         nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
-
-    def check(self, conv: Conv) -> None:
-        depthwise = conv.groups > 1
-        if depthwise and conv.groups != conv.cin or (conv.kernel, depthwise, conv.bn) != \
-                (self.kernel, self.depthwise, self.bn is not None) or conv.cout > self.cout_max or \
-                (not depthwise and conv.cin > self.cin_max):
-            raise SupernetError(f"conv {conv} does not fit the supernet layer {self.extra_repr()}")
 
     def sliced(self, conv: Conv) -> dict[str, torch.Tensor]:
         """The stand-alone ConvBNAct state of `conv` (keys 'conv.weight', 'bn.*' or 'conv.bias'), as views."""

@@ -12,13 +12,13 @@ Layout of a training folder DIR (`nas train --out DIR`):
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
+from search_space.fileio import atomic_write
 from search_space.spec import ArchSpec, SpecError
 
 from nas.data.proxy import ProxyTask
@@ -31,19 +31,6 @@ METRICS_FILE = "metrics.json"
 FORMAT_CHECKPOINT = "shufflenas-train-checkpoint"
 FORMAT_FINAL = "shufflenas-trained-weights"
 VERSION = 1
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary sibling of `path`, flush it to disk, then rename it over `path`."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def save_torch(obj: dict[str, Any], path: Path) -> None:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from nas.views.train import TrainError, load_weights
-from nas.views.train.checkpoint import atomic_write, read_torch, save_json
+from nas.views.train.checkpoint import read_torch, save_json
+from search_space.fileio import atomic_write
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -1,0 +1,233 @@
+"""The `supernet` evaluator: a candidate's validation accuracy with weights inherited from a trained supernet.
+
+For each candidate: its path is taken from the supernet (SupernetError when the architecture is outside the
+supernet's space) as a stand-alone proxy network (`Supernet.extract`: build_proxy_model's network with the sliced
+weights copied in); its BatchNorm statistics are reset and re-estimated on `bn_batches` batches of
+`bn_batch_size` training images (a fixed draw from the evaluation seed, the same images for every candidate); then
+top-1 is measured on the whole validation split, in the inference form (BatchNorm folded). Nothing is trained: the
+score is an estimate of the candidate's rank (Guo et al. 2019), and `EvalResult.epochs` / `train_examples` give the
+supernet's own training (its fidelity).
+
+The supernet file is read once per process (memory-mapped, cached by path and content hash); `describe()` records the
+file's path and sha256, `bn_batches` and `bn_batch_size`, and what the supernet was trained on. The search's data must
+be the proxy task the supernet was trained on (dataset, proxy resolution, channels, classes) and the same split (seed,
+validation fraction), so that no validation image was ever a supernet training image; ConfigError says which differs.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from search_space.modules import to_inference
+from search_space.spec import ArchSpec
+
+from nas.data.proxy import ProxyData, ProxyTask
+from nas.evaluators.base import (ConfigError, EvalResult, Evaluator, Report, SearchSettings, check_known_options,
+                                 params_m, torch_threads)
+from nas.evaluators.supernet import store
+from nas.evaluators.supernet.model import Supernet
+from nas.evaluators.training import proxy_inputs, recalibrate_bn, top1
+
+DEFAULT_BN_BATCHES = 8
+_RECAL_STREAM = 3  # numpy stream [seed, 3] draws the BatchNorm images (the training evaluator's stream number)
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    """`supernet`: the file of `nas supernet train` (required); `sha256`: its content hash (filled in when the file is
+    read; a given value must match); `bn_batches` x `bn_batch_size` training images re-estimate BatchNorm (batch size
+    default: the supernet's training batch size); `eval_batch_size` for validation; torch `threads`."""
+
+    supernet: str | None = None
+    sha256: str | None = None
+    bn_batches: int = DEFAULT_BN_BATCHES
+    bn_batch_size: int | None = None
+    eval_batch_size: int = 500
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.supernet:
+            raise ConfigError("supernet: no supernet file given; train one with `nas supernet train --dataset D "
+                              "--epochs E --out FILE` and pass it with `--supernet FILE`")
+        for name, low, optional in (("bn_batches", 1, False), ("bn_batch_size", 2, True), ("eval_batch_size", 1, False),
+                                    ("threads", 1, False)):
+            value = getattr(self, name)
+            if optional and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name}: {value!r} must be an integer >= {low}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SupernetConfig":
+        check_known_options(cls, d, "supernet")
+        d = dict(d)
+        for name in ("bn_batches", "bn_batch_size", "eval_batch_size", "threads"):
+            if isinstance(d.get(name), str) and d[name].strip().isdigit():  # from a command line or a stored config
+                d[name] = int(d[name])
+        if d.get("supernet") is not None:
+            d["supernet"] = str(d["supernet"])
+        return cls(**d)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedSupernet:
+    """A supernet file read once: its record, the module (weights memory-mapped) and the file's sha256."""
+
+    file: store.SupernetFile
+    net: Supernet
+    sha256: str
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str, size: int, mtime_ns: int) -> LoadedSupernet:
+    sha = store.file_sha256(path)
+    sf = store.read(path, mmap=True)
+    return LoadedSupernet(sf, sf.build(device="meta"), sha)
+
+
+def load_supernet(path: str | Path) -> LoadedSupernet:
+    """The supernet file at `path`, read once per process (cached by path, size and modification time, so a file
+    rewritten by a further epoch is read again); ConfigError in one line when it cannot be used."""
+    p = Path(path).expanduser().absolute()
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"supernet: no such file {p} (train one with `nas supernet train --out {p}`)") from None
+    except OSError as exc:
+        raise ConfigError(f"supernet: cannot read {p}: {exc.strerror or exc}") from None
+    try:
+        return _load(str(p), st.st_size, st.st_mtime_ns)
+    except store.SupernetFileError as exc:
+        raise ConfigError(f"supernet: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"supernet: cannot read {p}: {exc.strerror or exc}") from None
+
+
+class SupernetEvaluator(Evaluator):
+    """Validation accuracy of a candidate with weights inherited from a trained supernet, BatchNorm re-estimated."""
+
+    name = "supernet"
+    kind = "weight-sharing"
+    metric = "val_accuracy (inherited weights)"
+    label = "validation accuracy with weights inherited from the supernet (BN re-estimated)"
+
+    @classmethod
+    def for_search(cls, settings: SearchSettings) -> "SupernetEvaluator":
+        options = {"supernet": settings.option("supernet"),
+                   "bn_batches": settings.option("bn_batches", DEFAULT_BN_BATCHES),
+                   "bn_batch_size": settings.option("bn_batch_size"), "threads": settings.threads}
+        if settings.option("supernet_sha256"):
+            options["sha256"] = settings.option("supernet_sha256")
+        return cls(**options)
+
+    @classmethod
+    def search_options(cls, given: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """(supernet: absolute path, supernet_sha256: its content hash, bn_batches) for the study; the file is read
+        (one line when it cannot be used) so a search never starts on a missing or damaged supernet."""
+        known = {"supernet", "bn_batches"}
+        extra = sorted(k for k, v in given.items() if v is not None and k not in known)
+        if extra:
+            raise ConfigError(f"--{extra[0].replace('_', '-')} does not apply to --evaluator {cls.name}")
+        cfg = SupernetConfig.from_dict({k: given[k] for k in known if given.get(k) is not None})
+        loaded = load_supernet(cfg.supernet)  # type: ignore[arg-type]
+        return (("supernet", str(loaded.file.path)), ("supernet_sha256", loaded.sha256),
+                ("bn_batches", cfg.bn_batches))
+
+    def check_data(self, data: ProxyData) -> None:
+        self.check_task(data.task)
+
+    def __init__(self, config: SupernetConfig | None = None, **overrides: Any):
+        given = asdict(config) if config is not None else {}
+        cfg = SupernetConfig.from_dict({**given, **overrides})
+        self.loaded = load_supernet(cfg.supernet)  # type: ignore[arg-type]
+        if cfg.sha256 and cfg.sha256 != self.loaded.sha256:
+            raise ConfigError(f"sha256: {self.loaded.file.path} has sha256 {self.loaded.sha256[:16]}..., not the "
+                              f"expected {cfg.sha256[:16]}... (the file changed)")
+        batch = cfg.bn_batch_size or int(self.loaded.file.run.get("batch_size", 64))
+        self.config = replace(cfg, supernet=str(self.loaded.file.path), sha256=self.loaded.sha256,
+                              bn_batch_size=batch)
+        self._inputs_for: tuple[Any, int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+
+    @property
+    def supernet(self) -> Supernet:
+        return self.loaded.net
+
+    def describe(self) -> dict[str, Any]:
+        """Name, kind, metric, config (file path, sha256, BN batches) and what the supernet was trained on."""
+        sf = self.loaded.file
+        run = sf.run
+        trained = {"epochs_done": sf.epochs_done, "epochs": sf.epochs, "dataset": sf.task.dataset,
+                   "proxy_resolution": sf.task.resolution, "train_examples": sf.task.train_examples,
+                   "seed": sf.task.seed, "space": sf.space.name, "params_m": round(self.supernet.params_m(), 3),
+                   "paths": ("uniform" if run.get("budget_ms") is None else
+                             f"uniform within {run['budget_ms']:g} ms on {run['platform']}")}
+        return {**super().describe(), "supernet": trained}
+
+    # ------------------------------------------------------------------------------------------- checks
+    def check_task(self, task: ProxyTask) -> None:
+        """ConfigError (one line) unless `task` is the proxy task and split the supernet was trained on."""
+        own = self.loaded.file.task
+        path = self.loaded.file.path
+
+        def what(t: ProxyTask) -> str:
+            return f"{t.dataset} at {t.resolution} px, {t.channels} channels, {t.num_classes} classes"
+
+        if (own.dataset, own.resolution, own.channels, own.num_classes) != \
+                (task.dataset, task.resolution, task.channels, task.num_classes):
+            raise ConfigError(f"supernet: {path} was trained on {what(own)}; the search's proxy task is {what(task)} "
+                              f"(train a supernet on it with `nas supernet train`)")
+        if (own.seed, own.val_fraction) != (task.seed, task.val_fraction):
+            raise ConfigError(f"supernet: {path} was trained with split seed {own.seed} (validation fraction "
+                              f"{own.val_fraction:g}); the search uses seed {task.seed} (fraction "
+                              f"{task.val_fraction:g}), whose validation images may be supernet training images "
+                              f"(train the supernet with --seed {task.seed})")
+
+    # ------------------------------------------------------------------------------------------- inputs
+    def _inputs(self, data: ProxyData, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(BatchNorm images, validation images, labels) through the supernet's input normalisation; cached for the
+        last (data, seed) given."""
+        cached = self._inputs_for
+        if cached is not None and cached[0] is data and cached[1] == seed:
+            return cached[2]
+        own = self.loaded.file.task
+        task = replace(data.task, mean=own.mean, std=own.std)  # the normalisation the weights were trained with
+        cfg = self.config
+        n = min(cfg.bn_batches * cfg.bn_batch_size, len(data.train))  # type: ignore[operator]
+        idx = np.sort(np.random.default_rng([seed, _RECAL_STREAM]).choice(len(data.train), n, replace=False))
+        x_bn, _ = proxy_inputs(data.train.select(idx), task, 500, channels_last=False)
+        x_val, y_val = proxy_inputs(data.val, task, 500, channels_last=False)
+        self._inputs_for = (data, seed, (x_bn, x_val, y_val))
+        return x_bn, x_val, y_val
+
+    # ------------------------------------------------------------------------------------------- evaluation
+    def subnet(self, spec: ArchSpec, data: ProxyData, seed: int) -> torch.nn.Module:
+        """The candidate's stand-alone proxy network, weights inherited, BatchNorm re-estimated (training form)."""
+        self.check_task(data.task)
+        net = self.supernet.extract(spec)
+        x_bn, _, _ = self._inputs(data, seed)
+        recalibrate_bn(net, x_bn, self.config.bn_batch_size)  # type: ignore[arg-type]
+        return net.eval()
+
+    def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
+        """Score `spec` by its inherited weights; `report` is not called (nothing is trained, nothing to prune)."""
+        start = time.perf_counter()
+        cfg = self.config
+        with torch_threads(cfg.threads):
+            net = self.subnet(spec, data, seed)
+            _, x_val, y_val = self._inputs(data, seed)
+            acc = top1(to_inference(net), x_val, y_val, cfg.eval_batch_size)
+        sf = self.loaded.file
+        return EvalResult(evaluator=self.name, kind=self.kind, metric=self.metric, accuracy=acc, score=acc, seed=seed,
+                          steps=0, epochs=float(sf.epochs_done), train_seconds=time.perf_counter() - start,
+                          history=((0, acc),), params_m=params_m(net), proxy_arch_id=net.spec.arch_id,
+                          train_examples=sf.task.train_examples)
+
+
+__all__ = ["LoadedSupernet", "SupernetConfig", "SupernetEvaluator", "load_supernet"]

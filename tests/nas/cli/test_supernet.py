@@ -1,0 +1,111 @@
+"""`nas supernet train|show`: a tiny supernet trained from the CLI, resumed to more epochs, refusals in one line, and
+the file accepted by the supernet evaluator on the search's data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import nas.evaluators.supernet.train as supernet_train
+from nas.cli.main import main
+from nas.data.proxy import prepare_proxy
+from nas.data.registry import load_dataset
+from nas.evaluators import make_evaluator
+from nas.evaluators.base import torch_threads
+from nas.evaluators.supernet import file_sha256
+from tests.nas.evaluators.conftest import tiny_spec
+from tests.nas.evaluators.supernet.conftest import TINY_SPACE
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def tiny_space(monkeypatch):
+    """`nas supernet train` over the tests' tiny space instead of the default one (166 M parameters)."""
+    monkeypatch.setattr(supernet_train, "default_space", lambda: TINY_SPACE)
+
+
+def test_train_resume_show_and_evaluate(tiny_idx_dir, tmp_path, capsys, nas_home, tiny_space):
+    out = tmp_path / "sn.pt"
+    dataset = f"fashion-mnist:{tiny_idx_dir}"
+    common = ("--train-examples", "64", "--batch-size", "16", "--proxy-resolution", "16", "--threads", "1")
+    code, stdout, err = run(capsys, "supernet", "train", "--dataset", dataset, "--epochs", "1", "--out", str(out),
+                            *common)
+    assert code == 0, err
+    assert f"wrote {out}" in stdout and "sha256" in stdout and "epoch 1: train loss" in stdout
+    assert "next: nas search --evaluator supernet --supernet" in stdout and "--proxy-resolution 16" in stdout
+    code, _, err = run(capsys, "supernet", "train", "--dataset", dataset, "--epochs", "1", "--out", str(out))
+    assert code == 2 and "already exists" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "supernet", "train", "--out", str(out), "--resume", "--epochs", "2", "--seed", "3")
+    assert code == 2 and "--seed 3 differs" in err and len(err.strip().splitlines()) == 1
+    code, stdout, err = run(capsys, "supernet", "train", "--out", str(out), "--resume", "--epochs", "2",
+                            "--threads", "1", "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert (summary["epochs_done"], summary["resumed_at"], [h["epoch"] for h in summary["history"]]) == (2, [1], [1, 2])
+    assert summary["sha256"] == file_sha256(out) and summary["task"]["train_examples"] == 64
+    code, stdout, err = run(capsys, "supernet", "show", str(out), "--json")
+    assert code == 0 and json.loads(stdout)["sha256"] == summary["sha256"]
+    code, stdout, err = run(capsys, "supernet", "show", str(out))
+    assert code == 0 and "trained 2/2 epochs" in stdout and summary["sha256"] in stdout
+
+    # the search's proxy data (same dataset, proxy resolution and seed) is what the evaluator accepts
+    data = prepare_proxy(load_dataset(dataset), resolution=16, channels=3, max_train=64, max_val=50, seed=0)
+    ev = make_evaluator("supernet", supernet=str(out), bn_batches=2)
+    with torch_threads(1):
+        result = ev.evaluate(tiny_spec(), data, seed=0)
+    assert 0.0 <= result.accuracy <= 1.0 and result.epochs == 2.0 and result.train_examples == 64
+
+
+def test_refusals_are_one_line(tmp_path, capsys, nas_home, tiny_space):
+    cases = [(("--epochs", "1", "--platform", "arm"), "--platform and --budget go together"),
+             (("--epochs", "1", "--platform", "arm", "--budget", "fast"), "bad budget"),
+             (("--epochs", "1", "--platform", "no-such-platform", "--budget", "20ms"), "no-such-platform"),
+             ((), "--epochs is required"),
+             (("--resume",), "nothing to resume")]
+    for args, message in cases:
+        code, _, err = run(capsys, "supernet", "train", "--out", str(tmp_path / "x.pt"), *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (args, err)
+    code, _, err = run(capsys, "supernet", "show", str(tmp_path / "none.pt"))
+    assert code == 2 and "no such supernet file" in err
+
+
+def test_search_scores_candidates_with_the_supernet(tiny_idx_dir, tmp_path, capsys, nas_home, monkeypatch):
+    """`nas search --supernet FILE`: the evaluator is the supernet (the default when a file is given), the study
+    records the file's sha256 and the BatchNorm batches, and continuing it with other ones is refused."""
+    from search_space.space import SearchSpace
+
+    monkeypatch.setattr(SearchSpace, "default", classmethod(lambda cls: TINY_SPACE))  # supernet and search alike
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "sn.pt"
+    dataset = f"fashion-mnist:{tiny_idx_dir}"
+    code, _, err = run(capsys, "supernet", "train", "--dataset", dataset, "--epochs", "1", "--out", str(out),
+                       "--train-examples", "64", "--batch-size", "16", "--proxy-resolution", "16", "--threads", "1")
+    assert code == 0, err
+    search = ("search", "--platform", "arm", "--budget", "500ms", "--trials", "3", "--sampler", "random",
+              "--workers", "1", "--timeout", "0", "--dataset", dataset, "--proxy-resolution", "16",
+              "--train-examples", "64", "--val-examples", "40", "--resolution", "64", "--references", "none",
+              "--no-verify", "--storage", str(tmp_path / "s.db"), "--study-name", "sn")
+    code, stdout, err = run(capsys, *search, "--supernet", str(out), "--bn-batches", "2", "--json")
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert res["evaluator"] == "supernet" and res["trials"]["evaluated"] == 3
+    assert all(c["evaluator"] == "supernet" for c in res["pareto"]) and res["best"]["fidelity"]["epochs"] == 1.0
+    import optuna
+
+    stored = optuna.load_study(study_name="sn", storage=f"sqlite:///{tmp_path / 's.db'}").user_attrs["search_config"]
+    assert dict(map(tuple, stored["evaluator_options"])) == {"supernet": str(out), "supernet_sha256": file_sha256(out),
+                                                             "bn_batches": 2}
+    code, _, err = run(capsys, *search, "--supernet", str(out), "--bn-batches", "4")
+    assert code == 2 and "evaluator_options" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, *search, "--evaluator", "train", "--supernet", str(out))
+    assert code == 2 and "--supernet does not apply to --evaluator train" in err
+    code, _, err = run(capsys, *search, "--evaluator", "supernet")
+    assert code == 2 and "no supernet file given" in err
+    code, _, err = run(capsys, *search, "--supernet", str(out), "--proxy-resolution", "24", "--study-name", "x")
+    assert code == 2 and "trained on" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,134 @@
+"""The supernet: a path computes what the stand-alone network with the copied weights computes; paths train only
+their own weights; members outside the space are refused."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nas.evaluators.proxy_net import build_proxy_model
+from nas.evaluators.supernet import Supernet, SupernetError, space_from_dict, space_to_dict, widest_member
+from nas.evaluators.supernet.model import choice_key
+from search_space.space import SearchSpace
+from search_space.spec import UnitSpec
+from tests.nas.evaluators.conftest import tiny_spec
+from tests.nas.evaluators.supernet.conftest import TINY_SPACE
+
+
+@pytest.fixture(scope="module")
+def supernet(tiny_data) -> Supernet:
+    """A supernet whose BatchNorm statistics are not the initial ones (a few training-mode passes of random paths)."""
+    net = Supernet(TINY_SPACE, tiny_data.task, seed=1).train()
+    rng = np.random.default_rng(5)
+    x = torch.randn(16, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for _ in range(8):
+            net(x, TINY_SPACE.sample(rng))
+    return net.eval()
+
+
+def members(n: int, seed: int = 0) -> list:
+    """The widest and the narrowest member, and n random ones (every variant, kernel, split ratio, SE, residual)."""
+    rng = np.random.default_rng(seed)
+    narrow = TINY_SPACE.build(lambda d: d.values()[0])
+    return [widest_member(TINY_SPACE), narrow] + [TINY_SPACE.sample(rng) for _ in range(n)]
+
+
+def test_a_sub_network_computes_what_the_stand_alone_network_computes(supernet, tiny_data):
+    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    seen = set()
+    for spec in members(10):
+        seen |= {(u.variant, u.kernel, u.split_ratio, u.se, u.residual) for st in spec.stages for u in st.units}
+        net = supernet.extract(spec)
+        assert not net.training and net.spec.arch_id == build_proxy_model(spec, tiny_data.task, seed=0).spec.arch_id
+        with torch.no_grad():
+            torch.testing.assert_close(supernet(x, spec), net(x), rtol=1e-5, atol=1e-5)
+        # training mode too (batch statistics), on copies: both update their running statistics
+        sn, sa = copy.deepcopy(supernet).train(), copy.deepcopy(net).train()
+        with torch.no_grad():
+            torch.testing.assert_close(sn(x, spec), sa(x), rtol=1e-5, atol=1e-5)
+        after = sn.subnet_state_dict(spec)  # the running statistics were updated alike
+        for key, value in sa.state_dict().items():
+            torch.testing.assert_close(after[key], value, rtol=1e-6, atol=1e-6, msg=key)
+    assert {v for v, *_ in seen} == set(TINY_SPACE.variants) and {k for _, k, *_ in seen} == set(TINY_SPACE.kernels)
+    assert {s for _, _, s, _, _ in seen} == set(TINY_SPACE.split_ratios) and {True, False} <= {se for *_, se, _ in seen}
+    assert True in {r for *_, r in seen}
+
+
+def test_the_sub_network_state_has_the_builders_keys_and_shapes(supernet, tiny_data):
+    for spec in members(4, seed=1):
+        got = supernet.subnet_state_dict(spec)
+        want = build_proxy_model(spec, tiny_data.task, seed=0).state_dict()
+        assert {k: tuple(v.shape) for k, v in got.items()} == {k: tuple(v.shape) for k, v in want.items()}
+        assert all(v.is_contiguous() for v in got.values())  # copies, not views into the supernet
+
+
+def test_extracted_weights_are_copies(supernet, tiny_data):
+    spec = tiny_spec()
+    net = supernet.extract(spec)
+    before = {k: v.clone() for k, v in supernet.state_dict().items()}
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    assert all(torch.equal(before[k], v) for k, v in supernet.state_dict().items())
+
+
+def test_a_step_trains_only_the_paths_weights(tiny_data):
+    net = Supernet(TINY_SPACE, tiny_data.task, seed=0).train()
+    spec = TINY_SPACE.sample(np.random.default_rng(3))
+    x, y = torch.randn(8, 3, 16, 16), torch.arange(8) % 4
+    F.cross_entropy(net(x, spec), y).backward()
+    used = {(s, u, choice_key(unit.variant, unit.kernel)) for s, st in enumerate(spec.stages)
+            for u, unit in enumerate(st.units)}
+    for s, stage in enumerate(net.stages):
+        for u, position in enumerate(stage):
+            for key, block in position.items():
+                grads = [p.grad for name, p in block.named_parameters() if not name.startswith("se.")]
+                assert all((g is not None) == ((s, u, key) in used) for g in grads), (s, u, key)
+    # within a used block, channels beyond the path's width get zero gradient
+    st0 = spec.stages[0]
+    block = net.stages[0][0][choice_key(st0.units[0].variant, st0.units[0].kernel)]
+    last = block.main[-1]
+    c = [conv for conv in _unit_convs(spec, net, 0)][-1].cout
+    assert torch.count_nonzero(last.weight.grad[c:]) == 0 and torch.count_nonzero(last.weight.grad[:c]) > 0
+
+
+def _unit_convs(spec, net, s):
+    for module, block in net.route(net.member(spec)):
+        if getattr(block, "name", "") == f"stage{s + 2}.unit0":
+            return block.main_branch()
+    raise AssertionError("no such unit")
+
+
+def test_batchnorm_running_statistics_update_in_the_widest_buffers(tiny_data):
+    net = Supernet(TINY_SPACE, tiny_data.task, seed=0).train()
+    spec = widest_member(TINY_SPACE)
+    bn = net.stem[0].bn
+    before = bn.running_mean.clone()
+    with torch.no_grad():
+        net(torch.randn(4, 3, 16, 16), spec)
+    assert not torch.equal(before, bn.running_mean) and int(bn.num_batches_tracked) == 1
+
+
+def test_members_outside_the_space_are_refused(supernet):
+    spec = tiny_spec()
+    assert supernet.member(spec.with_resolution(160).with_classes(10)).num_classes == 4  # deployment input is free
+    for bad, field in ((tiny_spec(widths=(16, 32, 68)), "s2_width"), (tiny_spec(head_width=48), "head_width"),
+                       (replace(spec, stem=(12,)), "space's fixed choices")):
+        with pytest.raises(SupernetError, match=field):
+            supernet.member(bad)
+    deep = replace(spec, stages=(spec.stages[0], replace(spec.stages[1], units=(UnitSpec(),) * 3), spec.stages[2]))
+    with pytest.raises(SupernetError, match="s1_depth"):
+        supernet.extract(deep)
+
+
+def test_the_space_record_round_trips():
+    for space in (TINY_SPACE, SearchSpace.default(), SearchSpace.default().with_fixed(224, 10, 3)):
+        assert space_from_dict(space_to_dict(space)) == space
+    with pytest.raises(ValueError, match="damaged"):
+        space_from_dict({"stages": []})
