@@ -1,5 +1,8 @@
 """`networks`: the Table 8 networks at the four complexity levels (about 40, 140, 300 and 500+ MFLOPs).
 
+All of Table 8: ShuffleNet v2, MobileNet v1 / v2, ShuffleNet v1, Xception, DenseNet, IGCV2, IGCV3-D, CondenseNet
+and the two searched networks NASNet-A and PNASNet-5 (Table 8's bottom section, in the 500+ level).
+
 Per network: MFLOPs (the paper's and this package's count), parameters, memory access cost, latency and the
 speed relative to ShuffleNet v2 of the same level; per level and overall: the Spearman rank correlation of
 FLOPs (and of MAC) with latency, i.e. how well FLOPs order networks by speed. Table 8's speed columns are
@@ -27,7 +30,8 @@ from search_space.references import NETWORKS, ReferenceNet
 
 TABLE = "Table 8"
 LEVELS = (("40M", 90.0), ("140M", 220.0), ("300M", 450.0), ("500M+", float("inf")))
-FAMILY_ORDER = ("shufflenet_v2", "mobilenet_v1", "mobilenet_v2", "shufflenet_v1", "xception")
+FAMILY_ORDER = ("shufflenet_v2", "mobilenet_v1", "mobilenet_v2", "shufflenet_v1", "xception", "densenet", "igcv2",
+                "igcv3_d", "condensenet", "nasnet_a", "pnasnet_5")
 ANCHOR = "shufflenet_v2_x1_0"
 #: Section 4 (GPU, 500+ MFLOPs): "ShuffleNet v2 is 58% faster than MobileNet v2, 63% faster than ShuffleNet v1
 #: and 25% faster than Xception" -> speed of each relative to ShuffleNet v2 2x.

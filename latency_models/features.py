@@ -43,7 +43,30 @@ _KIND_GROUP = {"pwconv": "pw", "gconv": "gconv", "dwconv": "dw", "conv": "conv",
 
 
 def layer_group(layer: Layer) -> str:
-    """The op group of a layer (element-wise and data-movement kinds are 'eltwise')."""
+    """The op group of a layer (element-wise and data-movement kinds are 'eltwise').
+
+    The rest of Table 8 (DenseNet, IGCV2/3, CondenseNet, NASNet-A, PNASNet-5) brings no layer kind of its own;
+    none of these families was in the calibration of a shipped profile, so a profile prices their operators as
+    it prices the same kinds in ShuffleNet / MobileNet-style networks. What that assumes:
+    - dense concatenation (DenseNet / CondenseNet write [x, new] out again in every layer) and the cells'
+      concatenations ("concat"): eltwise traffic (every element read and written once) plus one op, like
+      ShuffleNet v2's concat; nothing for the number of inputs or the growing copy beyond its traffic.
+    - a pre-activation BatchNorm that cannot be folded ("mul": per-channel scale and shift): eltwise, the rate
+      of a ReLU or an add.
+    - 1x1 group convolutions (IGCV2: 4 groups, IGCV3: 2, CondenseNet: 4 / 8) and CondenseNet's 3x3 group
+      convolutions ("gconv"): the GEMM rate for their multiply-adds plus the group-convolution traffic term,
+      as fitted on ShuffleNet v1's and Table 2's 1x1 group convolutions; a 3x3 group conv is priced as a 1x1 one.
+    - channel permutations (the IGCV permutations, CondenseNet's permutation and index layers, gathers
+      included: "shuffle"): eltwise traffic, like ShuffleNet v1's channel shuffle.
+    - separable convolutions in cells: their 3x3 / 5x5 / 7x7 depthwise parts are "dw" (priced per
+      multiply-add, so a 7x7 depthwise costs 49/9 of a 3x3 one on the same map; no kernel-size term), the 1x1
+      parts "pw"; the adds combining cell branches are eltwise.
+    - average / max pooling branches (3x3 stride 1 or 2, count_include_pad=False; DenseNet's 2x2 transitions;
+      the 1x1 stride-2 subsampling of NASNet's factorized reduction) are "pool": their traffic plus one op, like
+      the stem max-pool; the factorized reduction's shifted copy is not priced on its own.
+    A fixed cost per op is what the paper's G3 charges against these fragmented networks; a profile whose fit
+    gives the per-op term 0 (the shipped ARM profile) prices fragmentation only through traffic.
+    """
     return _KIND_GROUP.get(layer.kind, "eltwise")
 
 

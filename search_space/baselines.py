@@ -9,11 +9,15 @@ so `cost()`, `build_model()` and latency predictors treat every family alike. Pl
 Block names follow Table 5's stages by output stride at 224x224: "stem" (1/2 and 1/4, incl. the max-pool),
 "stage1" (56x56, MobileNets only), "stage2" (28x28), "stage3" (14x14), "stage4" (7x7), "head".
 All MFLOPs below are multiply-adds of convolutions and the FC layer (as in the paper).
+The rest of Table 8 lives in `FAMILY_MODULES` (DenseNet and CondenseNet, IGCV2 and IGCV3-D, NASNet-A and
+PNASNet-5); `baseline_plan` and `module_builders` dispatch to them.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Callable
 
 import torch
@@ -322,12 +326,39 @@ PLANNERS: dict[str, Callable[[BaselineSpec], tuple[Block, ...]]] = {
 }
 
 
+#: Modules of the rest of Table 8's families, each with PLANNERS and MODULE_BUILDERS of its own (imported on
+#: first use, since they import this module).
+FAMILY_MODULES = ("search_space.baselines_dense", "search_space.baselines_igc", "search_space.baselines_cells")
+
+
+def family_modules() -> list[ModuleType]:
+    """The modules of the other Table 8 families (DenseNet, CondenseNet, IGCV2/3, NASNet-A, PNASNet-5)."""
+    return [importlib.import_module(name) for name in FAMILY_MODULES]
+
+
+def all_planners() -> dict[str, Callable[[BaselineSpec], tuple[Block, ...]]]:
+    """Planner of every baseline family: the four above and those of `FAMILY_MODULES`."""
+    out = dict(PLANNERS)
+    for mod in family_modules():
+        out.update(mod.PLANNERS)
+    return out
+
+
+def module_builders() -> dict[type, Callable[..., nn.Module]]:
+    """Module builder of every baseline block type (search_space.modules looks them up here)."""
+    out: dict[type, Callable[..., nn.Module]] = dict(MODULE_BUILDERS)
+    for mod in family_modules():
+        out.update(mod.MODULE_BUILDERS)
+    return out
+
+
 def baseline_plan(spec: BaselineSpec) -> tuple[Block, ...]:
     """Blocks of a Table 8 baseline at spec.resolution / num_classes / in_channels, scaled by width_mult."""
+    planners = all_planners()
     try:
-        planner = PLANNERS[spec.family]
+        planner = planners[spec.family]
     except KeyError:
-        raise SpecError("family", f"{spec.family!r} has no baseline plan (known: {', '.join(PLANNERS)})") from None
+        raise SpecError("family", f"{spec.family!r} has no baseline plan (known: {', '.join(planners)})") from None
     return planner(spec)
 
 
@@ -425,4 +456,4 @@ def stride1_unit(family: str, name: str, width: int) -> Block:
 
 __all__ = ["InvertedResidual", "ShuffleV1Unit", "XceptionBlock", "baseline_plan",
            "mobilenet_v1_plan", "mobilenet_v2_plan", "shufflenet_v1_plan", "xception_plan", "MODULE_BUILDERS", "stride1_unit", "xception_unit_flops_per_pixel",
-           "PLANNERS", "channel_shuffle"]
+           "PLANNERS", "channel_shuffle", "FAMILY_MODULES", "family_modules", "all_planners", "module_builders"]

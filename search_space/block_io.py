@@ -15,7 +15,7 @@ _NESTED = {"conv": Conv, "unit": UnitSpec}
 def block_types() -> dict[str, type]:
     """Every block plan class by name."""
     out: dict[str, type] = {}
-    for mod in (blocks, baselines, microbench):
+    for mod in (blocks, baselines, microbench, *baselines.family_modules()):
         for name in dir(mod):
             obj = getattr(mod, name)
             if isinstance(obj, type) and dataclasses.is_dataclass(obj) and hasattr(obj, "layers") \

@@ -205,7 +205,7 @@ def _builder(block_type: type) -> Callable[..., nn.Module] | None:
         return _BUILDERS[block_type]
     from search_space import baselines, microbench  # imported here: both import this module
 
-    return {**baselines.MODULE_BUILDERS, **microbench.MODULE_BUILDERS}.get(block_type)
+    return {**baselines.module_builders(), **microbench.MODULE_BUILDERS}.get(block_type)
 
 
 def block_module(block: Block, plain: bool = False) -> nn.Module:

@@ -1,4 +1,4 @@
-"""Named reference networks: the paper's ShuffleNet v2 models and the Table 8 baselines (registry)."""
+"""Named reference networks: the paper's ShuffleNet v2 models and every network of Table 8 (registry)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,25 @@ def _build_registry() -> Registry[ReferenceNet]:
     for tag, width, mflops, err in (("0_5", 0.5, 40, 44.9), ("1_0", 1.0, 145, 34.1), ("1_5", 1.5, 305, 29.4),
                                     ("2_0", 2.0, 525, 27.6)):
         add(f"xception_x{tag}", _baseline("xception", width), "xception", mflops, err)
+    _add_table8_extras(add)
     return reg
+
+
+def _add_table8_extras(add: Callable[..., None]) -> None:
+    """The rest of Table 8 (issue 14): DenseNet, IGCV2, IGCV3-D, CondenseNet, NASNet-A, PNASNet-5."""
+    for tag, width, mflops, err in (("0_5", 0.5, 42, 58.6), ("1_0", 1.0, 142, 45.2), ("1_5", 1.5, 295, 39.9),
+                                    ("2_0", 2.0, 519, 34.6)):
+        add(f"densenet_x{tag}", _baseline("densenet", width), "densenet", mflops, err)
+    for tag, width, mflops, err in (("0_25", 0.25, 46, 45.1), ("0_5", 0.5, 156, 34.5), ("1_0", 1.0, 564, 29.3)):
+        add(f"igcv2_x{tag}", _baseline("igcv2", width), "igcv2", mflops, err)
+    # "IGCV3-D (0.7)" is registered at width 0.8: the width with Table 8's 210 MFLOPs (see igcv3_d_plan).
+    for tag, width, mflops, err in (("0_7", 0.8, 210, 31.5), ("1_0", 1.0, 318, 27.8), ("1_4", 1.4, 610, 25.5)):
+        add(f"igcv3_d_x{tag}", _baseline("igcv3_d", width), "igcv3_d", mflops, err)
+    for g, mflops, err in ((8, 274, 29.0), (4, 529, 26.2)):
+        add(f"condensenet_g{g}", lambda g=g: BaselineSpec(family="condensenet", width_mult=1.0, groups=g),
+            "condensenet", mflops, err)
+    add("nasnet_a_4_1056", _baseline("nasnet_a", 1.0), "nasnet_a", 564, 26.0)
+    add("pnasnet_5", _baseline("pnasnet_5", 1.0), "pnasnet_5", 588, 25.8)
 
 
 NETWORKS: Registry[ReferenceNet] = _build_registry()

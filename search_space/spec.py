@@ -288,13 +288,17 @@ def uniform_stages(widths: tuple[int, ...], depths: tuple[int, ...], unit: UnitS
 
 #: Families of the hand-designed baselines of Table 8 (their blocks live in search_space/baselines.py).
 BASELINE_FAMILIES = ("mobilenet_v1", "mobilenet_v2", "shufflenet_v1", "xception")
+#: The rest of Table 8: DenseNet, IGCV2, IGCV3-D, CondenseNet and the two searched networks (NASNet-A,
+#: PNASNet-5); their blocks live in search_space/baselines_dense.py, baselines_igc.py and baselines_cells.py.
+TABLE8_EXTRA_FAMILIES = ("densenet", "igcv2", "igcv3_d", "condensenet", "nasnet_a", "pnasnet_5")
 
 
 @dataclass(frozen=True)
 class BaselineSpec(SpecBase):
     """A hand-designed baseline network of another family, scaled by a width multiplier.
 
-    `groups` is the group count of ShuffleNet v1's pointwise convolutions (ignored by other families).
+    `groups` is the group count of ShuffleNet v1's pointwise convolutions and CondenseNet's G = C (ignored by
+    other families).
     """
 
     family: str
@@ -314,8 +318,9 @@ class BaselineSpec(SpecBase):
     def validate(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
             raise SpecError("schema_version", f"{self.schema_version!r} is not supported (expected {SCHEMA_VERSION})")
-        if self.family not in BASELINE_FAMILIES:
-            raise SpecError("family", f"{self.family!r} not one of {', '.join((FAMILY,) + BASELINE_FAMILIES)}")
+        if self.family not in BASELINE_FAMILIES + TABLE8_EXTRA_FAMILIES:
+            known = (FAMILY,) + BASELINE_FAMILIES + TABLE8_EXTRA_FAMILIES
+            raise SpecError("family", f"{self.family!r} not one of {', '.join(known)}")
         wm = self.width_mult
         if isinstance(wm, bool) or not isinstance(wm, (int, float)) or not 0.0 < wm <= 8.0:
             raise SpecError("width_mult", f"{wm!r} must be a number in (0, 8]")

@@ -45,7 +45,9 @@ def test_predicted_run_on_arm_and_gpu(tmp_path, private_home):
     result = run_experiment("networks", RunSettings("arm", out_dir=tmp_path / "arm"))
     md = check_outputs(tmp_path / "arm", "networks")
     assert "| 24.4 |" in md  # the Table 8 anchor, ShuffleNet v2 1x on ARM
-    assert "ρ(FLOPs, latency)" in md and "| all | 23 |" in md
+    n_table8 = sum(1 for _, r in NETWORKS.items() if r.source == "Table 8")
+    assert n_table8 == 37  # all of Table 8 (issue 14)
+    assert "ρ(FLOPs, latency)" in md and f"| all | {n_table8} |" in md
     assert set(result.summary.columns) >= {"family", "paper_mflops", "paper_top1_err", "paper_text_speed_rel"}
     assert len(result.meta["rank_correlations"]) == 5
     run_experiment("networks", RunSettings("gpu-1080ti", out_dir=tmp_path / "gpu"))
@@ -60,5 +62,5 @@ def test_measured_run_on_this_cpu(tmp_path, private_home):
     result = run_experiment("networks", RunSettings("cpu-torch", out_dir=tmp_path, quick=True, repeats=1, warmup=0),
                             config=cfg)
     check_outputs(tmp_path, "networks")
-    assert len(result.raw) == 6 and (result.raw["resolution"] == 64).all()
+    assert len(result.raw) == 7 and (result.raw["resolution"] == 64).all()  # DenseNet 0.5x (42) joins the six
     assert set(result.raw["source"]) == {"measured"}
