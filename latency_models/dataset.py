@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from latency_models.predictors.base import TrainingSet
-from latency_models.timings import Timings, TimingsError
+from latency_models.timings import LAYER_FIELDS, Timings, TimingsError
 from search_space.block_io import block_from_dict
+from search_space.layers import Layer
 from search_space.spec import spec_from_json
 
 #: Spread of the drift reference (max/min - 1) above which a run's drift is reported as significant.
@@ -43,10 +44,20 @@ def drift_of(frame: pd.DataFrame) -> Drift | None:
     return Drift(len(ref), spread, ratio, spread > DRIFT_FLAG)
 
 
-def drift_factors(frame: pd.DataFrame) -> np.ndarray:
-    """Per row: the drift reference's latency at that time over its median (1 where there is no reference).
+def reference_speed_ms(*frames: pd.DataFrame) -> float | None:
+    """The drift reference's median latency over timings tables (the speed their rows are put on), or None."""
+    refs = [f.loc[f["role"] == "drift_ref", "latency_ms"].astype(float) for f in frames]
+    values = np.concatenate([r.to_numpy() for r in refs]) if refs else np.zeros(0)
+    return float(np.median(values)) if len(values) else None
 
-    Dividing a latency by its factor puts every row on the machine's median speed of the run.
+
+def drift_factors(frame: pd.DataFrame, speed_ms: float | None = None) -> np.ndarray:
+    """Per row: the drift reference's latency at that time over `speed_ms` (default: its median over this table;
+    1 where the table has no reference).
+
+    A row timed beside the reference (`ref_ms`, paired timing) uses that very timing; other rows interpolate
+    the drift reference's timings over time. Dividing a latency by its factor puts every row on the speed at
+    which the reference takes `speed_ms` (several files fit together share one: `reference_speed_ms` of all).
     """
     ref = frame[frame["role"] == "drift_ref"]
     if len(ref) < 2:
@@ -55,15 +66,20 @@ def drift_factors(frame: pd.DataFrame) -> np.ndarray:
     v_ref = ref["latency_ms"].astype(float).to_numpy()
     order = np.argsort(t_ref)
     t = pd.to_datetime(frame["measured_at"]).astype("int64").to_numpy(dtype=float)
-    return np.interp(t, t_ref[order], v_ref[order]) / np.median(v_ref)
+    at = np.interp(t, t_ref[order], v_ref[order])
+    paired = frame["ref_ms"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isfinite(paired), paired, at) / (speed_ms if speed_ms else np.median(v_ref))
 
 
 def network_table(timings: Iterable[Timings], correct_drift: bool = True) -> pd.DataFrame:
-    """One row per measured (network, round): spec_json, name, round, latency_ms (drift-corrected if asked)."""
+    """One row per measured (network, round): spec_json, name, round, latency_ms (drift-corrected if asked: on the
+    reference's median speed over all the files)."""
+    timings = list(timings)
+    speed = reference_speed_ms(*(t.frame for t in timings))
     parts = []
     for t in timings:
         frame = t.frame
-        factor = drift_factors(frame) if correct_drift else np.ones(len(frame))
+        factor = drift_factors(frame, speed) if correct_drift else np.ones(len(frame))
         frame = frame.assign(latency_ms=frame["latency_ms"].astype(float) / factor)
         nets = frame[(frame["kind"] == "network") & (frame["role"] != "drift_ref")]
         parts.append(nets[["spec_json", "name", "round", "batch", "latency_ms", "role"]])
@@ -88,7 +104,27 @@ def training_set(timings: list[Timings], correct_drift: bool = True) -> Training
             for (key, h, w), ms in med.items():
                 units.append((block_from_dict(json.loads(key)), int(h), int(w), float(ms)))
     return TrainingSet(specs, grouped.to_numpy(dtype=float), batch=batches.pop() if batches else 1,
-                       units=tuple(units))
+                       units=tuple(units), layers=layer_timings(timings, correct_drift))
+
+
+def layer_timings(timings: Iterable[Timings], correct_drift: bool = True) -> tuple[tuple[str, Layer, float], ...]:
+    """(network arch_id, layer, ms) of every layer row, drift-corrected like the networks and averaged over rounds."""
+    timings = list(timings)
+    speed = reference_speed_ms(*(t.frame for t in timings))
+    out = []
+    for t in timings:
+        frame = t.frame
+        if not (frame["kind"] == "layer").any():
+            continue
+        factor = drift_factors(frame, speed) if correct_drift else np.ones(len(frame))
+        rows = frame.assign(latency_ms=frame["latency_ms"].astype(float) / factor)
+        rows = rows[rows["kind"] == "layer"]
+        mean = rows.groupby(["arch_id", "name", "spec_json"])["latency_ms"].mean()
+        for (arch_id, name, key), ms in mean.items():
+            k = json.loads(key)
+            layer = Layer(name=str(name), block="", **{f: k[f] for f in LAYER_FIELDS})
+            out.append((str(arch_id), layer, float(ms)))
+    return tuple(out)
 
 
 def repeat_noise(nets: pd.DataFrame) -> tuple[float, float, int]:

@@ -31,8 +31,10 @@ class LatencyEstimate:
     extrapolates: bool = False
     cv: float | None = None
     noisy: bool = False
-    #: Measured figures: the drift reference network's latency timed beside it (same platform, resolution),
-    #: so the figure can be put on another moment's speed (latency_ms / reference_ms is drift-free).
+    #: The drift reference network's latency (ShuffleNet v2 1x on the platform: at the figure's resolution for a
+    #: measurement in the search loop, at 224 px for a timings file or a profile) timed beside a measured figure,
+    #: or at the speed a predicting profile's timings were put on; the ratio to it is free of the machine's drift,
+    #: so either figure can be put on another moment's speed.
     reference_ms: float | None = None
     #: Measured figures: the reference had drifted from the session's first reading by more than the
     #: drift tolerance when this was taken (the figure is shown, but flagged, not trusted).

@@ -10,7 +10,8 @@ round, after every `drift_every` jobs and at the end (rows with role "drift_ref"
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -18,11 +19,11 @@ import torch
 from torch import nn
 
 from latency_models.backends import Backend, MeasurementError, Prepared, get_backend
-from latency_models.backends.base import MIN_TIMED_S, MIN_WARMUP_S
+from latency_models.backends.base import MAX_RUNS, MIN_TIMED_S, MIN_WARMUP_S
 from latency_models.backends.torch_cpu import torch_threads
 from latency_models.platform import Platform, PlatformError, builtin_platforms
 from latency_models.stats import NOISE_CV_THRESHOLD, NOISE_RETRIES, Timing, least_noisy, summarize
-from latency_models.timings import TimingRow, block_id, network_row, unit_row
+from latency_models.timings import TimingRow, block_id, layer_row, network_row, unit_row
 from search_space.blocks import Block, spatial_sizes
 from search_space.plan import plan
 from search_space.progress import ProgressFn
@@ -116,13 +117,18 @@ def time_interleaved(backend: Backend, prepared: Sequence[Prepared], settings: M
     with contextlib.ExitStack() as stack:
         stack.enter_context(backend.context(prepared[0]))
         for p in prepared:
-            for _ in range(settings.warmup):
+            t0, done = time.perf_counter(), 0
+            while done < settings.warmup or (settings.warmup > 0 and time.perf_counter() - t0 < settings.min_warmup_s):
                 p.run()
+                done += 1
         n = len(prepared)
-        for r in range(settings.repeats):
+        r = 0
+        # at least `repeats` rotations, and as many more as make each network's timed runs last min_timed_s
+        while r < settings.repeats or (min(sum(x) for x in runs) / 1e3 < settings.min_timed_s and r < MAX_RUNS):
             for k in range(n):
                 i = (r + k) % n
                 runs[i].extend(backend.sample(prepared[i], 1))
+            r += 1
     return [summarize(s, settings.threshold) for s in runs]
 
 
@@ -200,12 +206,13 @@ class Job:
         assert self.block is not None
         return block_inference_module(self.block)
 
-    def row(self, timing: Timing, batch: int, round: int) -> TimingRow:
+    def row(self, timing: Timing, batch: int, round: int, ref_ms: float | None = None) -> TimingRow:
         if self.kind == "network":
             assert self.spec is not None
-            return network_row(self.spec, timing, batch, round, self.role)
+            return network_row(self.spec, timing, batch, round, self.role, ref_ms)
         assert self.block is not None
-        return unit_row(self.block, self.h, self.w, batch, timing, self.family, round, self.role)
+        return replace(unit_row(self.block, self.h, self.w, batch, timing, self.family, round, self.role),
+                       ref_ms=ref_ms)
 
 
 def network_jobs(specs: Iterable[NetSpec], role: str = "sample") -> list[Job]:
@@ -250,21 +257,29 @@ def drift_schedule(n_jobs: int, drift_every: int) -> list[int]:
 def measure_jobs(jobs: Sequence[Job], platform: Platform, *, rounds: int = 1, seed: int = 0,
                  reference: NetSpec | None = None, drift_every: int = DRIFT_EVERY,
                  settings: MeasureSettings | None = None, backend: Backend | None = None,
-                 on_row: RowFn | None = None, progress: ProgressFn | None = None) -> list[TimingRow]:
+                 on_row: RowFn | None = None, progress: ProgressFn | None = None, paired: bool = False,
+                 layer_runs: int = 0, deadline_s: float | None = None) -> list[TimingRow]:
     """Time every job in each of `rounds` rounds (each round in its own order, shuffled with `seed`).
 
     With `reference`, that network is prepared once and timed at `drift_schedule` points of every round
-    (rows with role "drift_ref"). Each row goes to `on_row` as soon as it exists. Ctrl-C raises
-    MeasurementInterrupted carrying the rows so far; a MeasurementError (a network that cannot run) stops
-    the run, after `on_row` has received every earlier row.
+    (rows with role "drift_ref"); with `paired` as well, it is instead timed beside every job, run by run in
+    alternation (`time_interleaved`), so each row's `ref_ms` is the machine's speed at that very moment and the
+    ratio of the two is free of drift. `layer_runs` > 0: the matrix layers of every network are also timed
+    inside it by the runtime's profiler over that many runs (layer rows). `deadline_s`: no job starts after so
+    many seconds (rounds are cut short; what was measured is kept). Each row goes to `on_row` as soon as it
+    exists. Ctrl-C raises MeasurementInterrupted carrying the rows so far; a MeasurementError (a network that
+    cannot run) stops the run, after `on_row` has received every earlier row.
     """
     if rounds < 1:
         raise ValueError("rounds must be at least 1")
+    if paired and reference is None:
+        raise ValueError("paired timing needs a reference network")
     backend = backend or backend_for(platform)
     settings = settings or MeasureSettings.of(platform)
     batch = platform.batch
-    drift_points = drift_schedule(len(jobs), drift_every) if reference is not None else []
+    drift_points = drift_schedule(len(jobs), drift_every) if reference is not None and not paired else []
     total = rounds * (len(jobs) + len(drift_points))
+    started = time.perf_counter()
     rows: list[TimingRow] = []
     done = 0
 
@@ -291,16 +306,27 @@ def measure_jobs(jobs: Sequence[Job], platform: Platform, *, rounds: int = 1, se
             for pos in range(len(jobs) + 1):
                 if ref_prepared is not None and ref_job is not None and pos in drift_points:
                     tick(f"round {r}: drift reference {ref_job.label}")
-                    emit(ref_job.row(time_robust(backend, ref_prepared, settings), batch, r))
+                    ref = time_robust(backend, ref_prepared, settings)
+                    emit(ref_job.row(ref, batch, r, ref.latency_ms))
                     done += 1
-                if pos == len(jobs):
+                if pos == len(jobs) or (deadline_s is not None and time.perf_counter() - started > deadline_s):
                     break
                 job = jobs[int(order[pos])]
                 tick(f"round {r}: {job.label}")
                 with backend.prepare(job.target(), job.input_shape(batch), platform, job.label) as prepared:
-                    timing = time_robust(backend, prepared, settings)
-                emit(job.row(timing, batch, r))
+                    if paired:
+                        ref, timing = time_interleaved(backend, [ref_prepared, prepared], settings)  # type: ignore[list-item]
+                        emit(ref_job.row(ref, batch, r, ref.latency_ms))  # type: ignore[union-attr]
+                    else:
+                        ref, timing = None, time_robust(backend, prepared, settings)
+                    ref_ms = ref.latency_ms if ref is not None else None
+                    emit(job.row(timing, batch, r, ref_ms))
+                    if layer_runs and job.kind == "network":
+                        for row in layer_rows(backend, prepared, job, layer_runs, batch, r, ref_ms):
+                            emit(row)
                 done += 1
+            if deadline_s is not None and time.perf_counter() - started > deadline_s:
+                break
         tick("done")
     except KeyboardInterrupt as exc:
         raise MeasurementInterrupted(rows) from exc
@@ -311,14 +337,27 @@ def measure_jobs(jobs: Sequence[Job], platform: Platform, *, rounds: int = 1, se
     return rows
 
 
+def layer_rows(backend: Backend, prepared: Prepared, job: Job, runs: int, batch: int, round: int,
+               ref_ms: float | None) -> list[TimingRow]:
+    """Rows of the matrix layers of a prepared network job, timed inside it by the runtime's profiler."""
+    from latency_models.layer_timing import match_layers
+
+    assert job.spec is not None
+    nodes = backend.profile_nodes(prepared, runs)
+    return [layer_row(job.spec, layer, node.timing, batch, round, job.role, ref_ms)
+            for layer, node in match_layers(job.spec, nodes)]
+
+
 def measure_networks(specs: Sequence[NetSpec], platform: Platform, *, references: Sequence[NetSpec] = (),
                      units: bool = False, networks: bool = True, rounds: int = 1, seed: int = 0,
                      reference: NetSpec | None = None, drift_every: int = DRIFT_EVERY,
                      warmup: int | None = None, repeats: int | None = None, threshold: float = NOISE_CV_THRESHOLD,
                      retries: int = NOISE_RETRIES, backend: Backend | None = None, on_row: RowFn | None = None,
-                     progress: ProgressFn | None = None) -> list[TimingRow]:
+                     progress: ProgressFn | None = None, paired: bool = False, layer_runs: int = 0,
+                     deadline_s: float | None = None) -> list[TimingRow]:
     """Time whole networks (`specs` as "sample", `references` as "reference") and/or their distinct blocks
-    (`units=True`), in `rounds` seeded shuffled rounds with an optional drift `reference`; see measure_jobs."""
+    (`units=True`), in `rounds` seeded shuffled rounds with an optional drift `reference` (timed beside every job
+    with `paired`), their layers inside them with `layer_runs`, until `deadline_s`; see measure_jobs."""
     jobs: list[Job] = []
     if networks:
         jobs += network_jobs(specs, "sample") + network_jobs(references, "reference")
@@ -328,4 +367,5 @@ def measure_networks(specs: Sequence[NetSpec], platform: Platform, *, references
         raise ValueError("nothing to measure")
     settings = MeasureSettings.of(platform, warmup, repeats, threshold, retries)
     return measure_jobs(jobs, platform, rounds=rounds, seed=seed, reference=reference, drift_every=drift_every,
-                        settings=settings, backend=backend, on_row=on_row, progress=progress)
+                        settings=settings, backend=backend, on_row=on_row, progress=progress, paired=paired,
+                        layer_runs=layer_runs, deadline_s=deadline_s)

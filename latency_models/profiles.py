@@ -80,8 +80,25 @@ class Profile:
         return self.predictors[kind]
 
     def error(self, kind: str | None = None) -> float | None:
+        """The predictor's RMSPE on data it was not fit on: the held-out check of unseen networks when the profile
+        has one (`nas latency eval --measure`), else its cross-validation (all networks either way)."""
         ev = self.evaluation.get(kind or self.default)
-        return None if ev is None else ev.get("rmspe")
+        if ev is None:
+            return None
+        unseen = ev.get("unseen")
+        return unseen["rmspe"] if isinstance(unseen, dict) and "rmspe" in unseen else ev.get("rmspe")
+
+    @property
+    def reference_ms(self) -> float | None:
+        """The drift reference network's latency at the speed the profile's timings were put on (None for
+        published profiles): a prediction times (the reference's latency now / this) is on today's speed."""
+        ref = self.provenance.get("reference")
+        return float(ref["latency_ms"]) if isinstance(ref, dict) and ref.get("latency_ms") else None
+
+    @property
+    def reference_network(self) -> str | None:
+        ref = self.provenance.get("reference")
+        return ref.get("network") if isinstance(ref, dict) else None
 
     def estimate(self, spec: NetSpec, kind: str | None = None) -> LatencyEstimate:
         """Predicted latency of one forward pass of the platform's batch at the spec's resolution."""
@@ -94,7 +111,8 @@ class Profile:
         extra = pred.extrapolates(list(specs))
         p = self.platform
         return [LatencyEstimate(float(m), "predicted", p.name, p.runtime, p.batch, s.resolution, p.source, kind,
-                                self.error(kind), bool(e)) for s, m, e in zip(specs, ms, extra)]
+                                self.error(kind), bool(e), reference_ms=self.reference_ms)
+                for s, m, e in zip(specs, ms, extra)]
 
     def breakdown(self, spec: NetSpec) -> dict[str, float] | None:
         """Predicted ms per stage by the default predictor, if it can tell (the roofline can)."""

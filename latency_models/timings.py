@@ -27,10 +27,15 @@ from latency_models.platform import Platform, PlatformError
 from latency_models.stats import Timing
 from search_space.blocks import Block, ShuffleUnit
 from search_space.errors import UserError
+from search_space.layers import Layer
 from search_space.spec import ArchSpec, BaselineSpec
 
-TIMINGS_SCHEMA_VERSION = 1
-KINDS = ("network", "unit")
+TIMINGS_SCHEMA_VERSION = 2
+#: Metadata schema versions this version reads (1: before `ref_ms` and layer rows; its files load unchanged).
+READABLE_SCHEMA_VERSIONS = (1, 2)
+#: "network": a whole network; "unit": one block timed alone; "layer": one layer of a network, timed inside the
+#: whole network by the runtime's own profiler (ONNX Runtime), so cache and layout effects of its neighbours count.
+KINDS = ("network", "unit", "layer")
 #: "sample": a network/unit drawn from a search space; "reference": a named reference network;
 #: "drift_ref": a fixed network re-timed through a run to detect drift of the machine's speed.
 ROLES = ("sample", "reference", "drift_ref")
@@ -45,14 +50,18 @@ COLUMN_TYPES: dict[str, str] = {
     "stride": "int", "kernel": "int", "variant": "str", "split_ratio": "float", "se": "bool",
     "residual": "bool", "first": "bool",
     "latency_ms": "float", "iqr_ms": "float", "cv": "float", "min_ms": "float", "samples": "int",
-    "noisy": "bool", "round": "int", "role": "str", "measured_at": "str",
+    "noisy": "bool", "round": "int", "role": "str", "measured_at": "str", "ref_ms": "float",
 }
 COLUMNS: tuple[str, ...] = tuple(COLUMN_TYPES)
+#: Columns a file may lack (written by an older version): they load as empty. `ref_ms` is the drift reference
+#: network's latency timed beside the row (interleaved run by run), the machine's speed at that moment.
+OPTIONAL_COLUMNS = ("ref_ms",)
 #: Columns every row must fill; then those each kind must fill as well.
 REQUIRED = ("kind", "arch_id", "family", "batch", "latency_ms", "iqr_ms", "cv", "min_ms", "samples", "noisy",
             "round", "role", "measured_at")
 REQUIRED_BY_KIND = {"network": ("resolution", "spec_json"),
-                    "unit": ("block", "block_type", "cout", "h_in", "w_in", "spec_json")}
+                    "unit": ("block", "block_type", "cout", "h_in", "w_in", "spec_json"),
+                    "layer": ("block", "block_type", "cin", "cout", "h_in", "w_in", "kernel", "stride", "spec_json")}
 _PANDAS_DTYPES = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boolean"}
 _WRONG_UNIT = re.compile(r"^(latency|iqr|min|time|runtime|duration)(_(us|ns|s|sec|secs|seconds|micros|millis|msec|"
                          r"milliseconds|microseconds|nanoseconds))?$", re.IGNORECASE)
@@ -96,6 +105,7 @@ class TimingRow:
     se: bool | None = None
     residual: bool | None = None
     first: bool | None = None
+    ref_ms: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -119,10 +129,32 @@ def _timing_fields(t: Timing) -> dict[str, Any]:
 
 
 def network_row(spec: ArchSpec | BaselineSpec, timing: Timing, batch: int, round: int = 1,
-                role: str = "sample") -> TimingRow:
-    """The row of a whole network timed at its resolution with `batch` inputs."""
+                role: str = "sample", ref_ms: float | None = None) -> TimingRow:
+    """The row of a whole network timed at its resolution with `batch` inputs (`ref_ms`: the drift reference
+    timed beside it)."""
     return TimingRow(kind="network", arch_id=spec.arch_id, name=spec.name, family=spec.family,
                      resolution=spec.resolution, batch=batch, spec_json=spec.to_json(), round=round, role=role,
+                     ref_ms=ref_ms, **_timing_fields(timing))
+
+
+#: What identifies a layer's shape for latency: its kind, channels, input / output size, kernel, stride, groups.
+LAYER_FIELDS = ("kind", "cin", "cout", "h_in", "w_in", "h_out", "w_out", "kernel", "stride", "groups")
+
+
+def layer_key(layer: Layer) -> dict[str, Any]:
+    """The `LAYER_FIELDS` of a layer."""
+    return {f: getattr(layer, f) for f in LAYER_FIELDS}
+
+
+def layer_row(spec: ArchSpec | BaselineSpec, layer: Layer, timing: Timing, batch: int, round: int = 1,
+              role: str = "sample", ref_ms: float | None = None) -> TimingRow:
+    """The row of one layer of network `spec`, timed inside it by the runtime's profiler (arch_id: the network's,
+    so its layers go with it in cross-validation; spec_json: the layer's shape, `layer_key`)."""
+    return TimingRow(kind="layer", arch_id=spec.arch_id, name=layer.name, family=spec.family,
+                     resolution=spec.resolution, batch=batch,
+                     spec_json=json.dumps(layer_key(layer), sort_keys=True, separators=(",", ":")), round=round,
+                     role=role, block=layer.block, block_type=layer.kind, cin=layer.cin, cout=layer.cout,
+                     h_in=layer.h_in, w_in=layer.w_in, stride=layer.stride, kernel=layer.kernel, ref_ms=ref_ms,
                      **_timing_fields(timing))
 
 
@@ -196,9 +228,9 @@ class TimingsMeta:
     def from_dict(cls, data: Any, source: str = "metadata") -> "TimingsMeta":
         if not isinstance(data, Mapping):
             raise TimingsError(f"{source}: expected a JSON object")
-        if data.get("schema_version") != TIMINGS_SCHEMA_VERSION:
+        if data.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
             raise TimingsError(f"{source}: schema_version {data.get('schema_version')!r} is not supported "
-                               f"(expected {TIMINGS_SCHEMA_VERSION})")
+                               f"(this version reads {', '.join(map(str, READABLE_SCHEMA_VERSIONS))})")
         if "platform" not in data:
             raise TimingsError(f"{source}: missing field 'platform'")
         try:
@@ -385,6 +417,9 @@ class Timings:
     def units(self) -> pd.DataFrame:
         return self.frame[self.frame["kind"] == "unit"].reset_index(drop=True)
 
+    def layers(self) -> pd.DataFrame:
+        return self.frame[self.frame["kind"] == "layer"].reset_index(drop=True)
+
     def __len__(self) -> int:
         return len(self.frame)
 
@@ -419,7 +454,7 @@ def _check_columns(columns: list[str], source: str) -> None:
         if c not in COLUMN_TYPES and m:
             want = {"latency": "latency_ms", "iqr": "iqr_ms", "min": "min_ms"}.get(m.group(1).lower(), "latency_ms")
             raise TimingsError(f"{source}: column {c!r}: times must be in milliseconds, as column {want!r}")
-    missing = [c for c in COLUMNS if c not in cols]
+    missing = [c for c in COLUMNS if c not in cols and c not in OPTIONAL_COLUMNS]
     if missing:
         raise TimingsError(f"{source}: missing column {missing[0]!r}" +
                            (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
@@ -482,6 +517,9 @@ def validate_frame(raw: pd.DataFrame, source: str = "timings", csv_lines: bool =
     """Check columns, types and values of a timings table; returns it with the schema's dtypes."""
     _check_columns(list(raw.columns), source)
     raw = raw.reset_index(drop=True)
+    for c in OPTIONAL_COLUMNS:
+        if c not in raw.columns:
+            raw[c] = None
     frame = pd.DataFrame({c: _convert(raw[c], c, COLUMN_TYPES[c], source, csv_lines) for c in COLUMNS})
 
     def fail(col: str, mask: pd.Series, msg: str) -> None:
@@ -496,6 +534,8 @@ def validate_frame(raw: pd.DataFrame, source: str = "timings", csv_lines: bool =
     fail("role", ~frame["role"].isin(ROLES), f"must be one of {', '.join(ROLES)}")
     for col in ("latency_ms", "min_ms"):
         fail(col, ~((frame[col] > 0) & (frame[col] < math.inf)), "must be a positive, finite number of milliseconds")
+    fail("ref_ms", frame["ref_ms"].notna() & ~((frame["ref_ms"] > 0) & (frame["ref_ms"] < math.inf)),
+         "must be empty or a positive, finite number of milliseconds")
     fail("iqr_ms", ~(frame["iqr_ms"] >= 0), "must be a non-negative number of milliseconds")
     fail("cv", ~(frame["cv"] >= 0), "must be non-negative")
     fail("min_ms", frame["min_ms"] > frame["latency_ms"], "exceeds latency_ms (the median run)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Sequence
 
@@ -32,6 +33,19 @@ MAX_RUNS = 2000
 
 class MeasurementError(UserError):
     """A measurement cannot run (no device, a runtime missing, an export or session failure)."""
+
+
+@dataclass(frozen=True)
+class NodeTiming:
+    """One operator of a network as the runtime ran it, timed by the runtime's profiler inside the whole network:
+    its node name, operator type (after the runtime's graph optimisation, e.g. FusedConv), tensor shapes of its
+    inputs (activations and weights) and outputs, and the statistics of its per-run times (ms)."""
+
+    name: str
+    op: str
+    inputs: tuple[tuple[int, ...], ...]
+    outputs: tuple[tuple[int, ...], ...]
+    timing: Timing
 
 
 class Prepared:
@@ -116,6 +130,11 @@ class Backend(ABC):
                 if extra > 0:
                     runs += self.sample(prepared, extra)
         return summarize(runs, threshold, keep_samples)
+
+    def profile_nodes(self, prepared: Prepared, runs: int, warmup_s: float = MIN_WARMUP_S) -> list[NodeTiming]:
+        """Per-operator times of `runs` forward passes inside the whole network (after `warmup_s` s of warm-up),
+        from the runtime's own profiler; MeasurementError for a runtime without one."""
+        raise MeasurementError(f"the {self.name} backend cannot time the layers of a network (ONNX Runtime can)")
 
     def ensure_available(self, platform: Platform) -> None:
         ok, why = self.available()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -10,8 +12,10 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from latency_models.backends.base import (Backend, MeasurementError, Prepared, Target, check_dtype, example_input,
-                                          perf_counter_samples, register_backend, target_label, torch_module)
+from latency_models.backends.base import (MIN_WARMUP_S, Backend, MeasurementError, NodeTiming, Prepared, Target,
+                                          check_dtype, example_input, perf_counter_samples, register_backend,
+                                          target_label, torch_module)
+from latency_models.stats import summarize
 from latency_models.backends.onnx_export import ExportError, export_onnx
 from latency_models.pinning import pinned
 from latency_models.platform import Platform
@@ -78,8 +82,9 @@ class OnnxRuntimeCPUBackend(Backend):
                     exporter = export_onnx(model, x, onnx_path, self.exporter)
                 except ExportError as exc:
                     raise MeasurementError(f"{label}: ONNX export failed: {exc}") from None
+            model_bytes = onnx_path.read_bytes()  # kept: a profiling session of the same graph may follow
             try:
-                sess = ort.InferenceSession(str(onnx_path), session_options(ort, platform.threads),
+                sess = ort.InferenceSession(model_bytes, session_options(ort, platform.threads),
                                             providers=["CPUExecutionProvider"])
             except Exception as exc:  # noqa: BLE001 - e.g. an operator ONNX Runtime does not implement
                 raise MeasurementError(f"{label}: ONNX Runtime cannot load the network: {_first_line(exc)}") from None
@@ -87,7 +92,7 @@ class OnnxRuntimeCPUBackend(Backend):
         if len(inputs) != 1:
             raise MeasurementError(f"{label}: expected one network input, the ONNX file has {len(inputs)}")
         feed = {inputs[0].name: np.ascontiguousarray(x.numpy())}
-        state: dict[str, Any] = {"sess": sess, "feed": feed}
+        state: dict[str, Any] = {"sess": sess, "feed": feed, "model": model_bytes}
         try:
             sess.run(None, feed)
         except Exception as exc:  # noqa: BLE001
@@ -101,7 +106,7 @@ class OnnxRuntimeCPUBackend(Backend):
             return run()[0]
 
         return Prepared(label, input_shape, platform, run, output, cleanup=[state.clear], runtime="onnxruntime",
-                        exporter=exporter)
+                        exporter=exporter, state=state)
 
     @contextmanager
     def context(self, prepared: Prepared) -> Iterator[None]:
@@ -110,6 +115,58 @@ class OnnxRuntimeCPUBackend(Backend):
 
     def sample(self, prepared: Prepared, runs: int) -> list[float]:
         return perf_counter_samples(prepared.run, runs)
+
+    def profile_nodes(self, prepared: Prepared, runs: int, warmup_s: float = MIN_WARMUP_S) -> list[NodeTiming]:
+        """Per-node times from ONNX Runtime's profiler: a second session of the same graph with profiling on, warmed
+        up for `warmup_s`, then `runs` forward passes; each node's statistics over those runs (the profiler's own
+        per-node record, so the graph optimiser's fusions and layout changes are what is timed)."""
+        ort = import_onnxruntime()
+        state = prepared.info["state"]
+        with tempfile.TemporaryDirectory(prefix="nas-profile-") as tmp:
+            so = session_options(ort, prepared.platform.threads)
+            so.enable_profiling = True
+            so.profile_file_prefix = str(Path(tmp) / "ort")
+            sess = ort.InferenceSession(state["model"], so, providers=["CPUExecutionProvider"])
+            feed = state["feed"]
+            with self.context(prepared):
+                t0 = time.perf_counter()
+                warm = 0
+                while warm < 2 or time.perf_counter() - t0 < warmup_s:
+                    sess.run(None, feed)
+                    warm += 1
+                for _ in range(runs):
+                    sess.run(None, feed)
+            events = json.loads(Path(sess.end_profiling()).read_text())
+        return node_timings(events, runs)
+
+
+def node_timings(events: list[dict[str, Any]], runs: int) -> list[NodeTiming]:
+    """The last `runs` executions of every node in an ONNX Runtime profile (its JSON trace events), in the order
+    the nodes first ran."""
+    durations: dict[str, list[float]] = {}
+    first: dict[str, dict[str, Any]] = {}
+    for e in events:
+        name = str(e.get("name", ""))
+        if e.get("cat") != "Node" or not name.endswith("_kernel_time"):
+            continue
+        node = name[:-len("_kernel_time")]
+        first.setdefault(node, e)
+        durations.setdefault(node, []).append(max(float(e.get("dur", 0.0)), 0.5) / 1e3)  # us -> ms (>= 0.5 us)
+    out = []
+    for node, e in first.items():
+        args = e.get("args", {})
+        out.append(NodeTiming(node, str(args.get("op_name", "")), _shapes(args.get("input_type_shape")),
+                              _shapes(args.get("output_type_shape")), summarize(durations[node][-runs:])))
+    return out
+
+
+def _shapes(entries: Any) -> tuple[tuple[int, ...], ...]:
+    """[{'float': [1, 24, 56, 56]}, ...] -> ((1, 24, 56, 56), ...)."""
+    out = []
+    for entry in entries or ():
+        for dims in (entry.values() if isinstance(entry, dict) else ()):
+            out.append(tuple(int(d) for d in dims))
+    return tuple(out)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -30,13 +30,16 @@ class TrainingSet:
     """Networks with their measured latency (ms per forward pass of `batch` inputs on one platform).
 
     `units` optionally holds single-block timings (for per-unit predictors): (block plan, input h, input
-    w, latency_ms) tuples measured at the same batch.
+    w, latency_ms) tuples measured at the same batch. `layers` optionally holds layers timed inside their
+    network (for per-layer predictors): (network arch_id, layer, latency_ms) tuples, the layer a cost-model
+    `Layer` (its shape fields; name and costs may be empty).
     """
 
     specs: tuple[NetSpec, ...]
     latency_ms: np.ndarray
     batch: int = 1
     units: tuple[tuple[Any, int, int, float], ...] = ()
+    layers: tuple[tuple[str, Any, float], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.specs) != len(self.latency_ms):
@@ -53,7 +56,10 @@ class TrainingSet:
             keep = set().union(*(spec_block_keys(self.specs[i]) for i in idx)) if len(idx) else set()
             left_out = set().union(*(spec_block_keys(s) for i, s in enumerate(self.specs) if i not in set(idx.tolist())))
             units = tuple(u for u in units if (k := block_key(*u[:3])) in keep or k not in left_out)
-        return TrainingSet(tuple(self.specs[i] for i in idx), self.latency_ms[idx], self.batch, units)
+        specs = tuple(self.specs[i] for i in idx)
+        kept = {s.arch_id for s in specs}
+        layers = tuple(row for row in self.layers if row[0] in kept)
+        return TrainingSet(specs, self.latency_ms[idx], self.batch, units, layers)
 
 
 class Predictor(ABC):

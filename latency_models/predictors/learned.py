@@ -17,6 +17,7 @@ import numpy as np
 from latency_models.features import N_FEATURES
 from latency_models.predictors.base import PredictorError, feature_box_extrapolates
 from latency_models.predictors.blocksum import BlockSumPredictor
+from latency_models.predictors.trees import BoostedTrees
 from latency_models.predictors.lut import block_features
 from search_space.blocks import ShuffleUnit
 from search_space.spec import VARIANTS
@@ -45,28 +46,6 @@ def shape_features(block: Any, h: int, w: int, batch: int) -> np.ndarray:
     return np.concatenate([shape, np.log1p(block_features(block, h, w, batch) * 1e3)])
 
 
-def _tree_arrays(tree: Any) -> dict[str, list]:
-    t = tree.tree_
-    return {"left": t.children_left.tolist(), "right": t.children_right.tolist(), "feature": t.feature.tolist(),
-            "threshold": t.threshold.tolist(), "value": t.value[:, 0, 0].tolist()}
-
-
-def _predict_trees(trees: list[dict[str, np.ndarray]], X: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(X))
-    rows = np.arange(len(X))
-    for t in trees:
-        node = np.zeros(len(X), dtype=np.int64)
-        while True:
-            leaf = t["left"][node] < 0
-            if leaf.all():
-                break
-            go_left = X[rows, np.maximum(t["feature"][node], 0)] <= t["threshold"][node]
-            nxt = np.where(go_left, t["left"][node], t["right"][node])
-            node = np.where(leaf, node, nxt)
-        out += t["value"][node]
-    return out
-
-
 class LearnedUnitPredictor(BlockSumPredictor):
     kind = "learned"
     summary = "gradient-boosted trees on each block's shape features, summed over the network (nn-Meter style)"
@@ -76,27 +55,15 @@ class LearnedUnitPredictor(BlockSumPredictor):
         super().__init__()
         self.params = {"n_estimators": n_estimators, "max_depth": max_depth, "learning_rate": learning_rate,
                        "seed": seed}
-        self.base = 0.0
-        self.rate = learning_rate
-        self.trees: list[dict[str, np.ndarray]] = []
+        self.model = BoostedTrees(rate=learning_rate)
         self.box = np.zeros((2, len(SHAPE_NAMES) + N_FEATURES))
         self.block_types: list[str] = []
 
     def fit_blocks(self, units: Sequence[tuple[Any, int, int, float]], batch: int) -> None:
-        try:
-            from sklearn.ensemble import GradientBoostingRegressor
-        except ImportError:
-            raise PredictorError("fitting the learned predictor needs scikit-learn: pip install scikit-learn") from None
         X = np.array([shape_features(b, h, w, batch) for b, h, w, _ in units])
         y = np.log(np.array([ms for *_, ms in units]))
         p = self.params
-        model = GradientBoostingRegressor(n_estimators=p["n_estimators"], max_depth=p["max_depth"],
-                                          learning_rate=p["learning_rate"], subsample=0.8,
-                                          random_state=p["seed"], loss="squared_error")
-        model.fit(X, y)
-        self.base = float(model.init_.constant_[0][0])
-        self.rate = float(model.learning_rate)
-        self.trees = [{k: np.asarray(v) for k, v in _tree_arrays(est[0]).items()} for est in model.estimators_]
+        self.model = BoostedTrees.fit(X, y, p["n_estimators"], p["max_depth"], p["learning_rate"], seed=p["seed"])
         self.box = np.vstack([X.min(axis=0), X.max(axis=0)])
         self.block_types = sorted({type(b).__name__ for b, *_ in units})
 
@@ -111,20 +78,19 @@ class LearnedUnitPredictor(BlockSumPredictor):
                 raise PredictorError(f"the learned predictor was fit without {type(block).__name__} blocks; measure "
                                      f"such networks with --units")
         X = np.array([shape_features(b, h, w, self.batch) for b, h, w in items])
-        ms = np.exp(self.base + self.rate * _predict_trees(self.trees, X))
+        ms = np.exp(self.model.predict(X))
         return ms, feature_box_extrapolates(self.box, X)
 
     def state(self) -> dict[str, Any]:
-        return {"params": self.params, "base": self.base, "rate": self.rate,
-                "trees": [{k: v.tolist() for k, v in t.items()} for t in self.trees], "box": self.box.tolist(),
+        return {"params": self.params, **self.model.state(), "box": self.box.tolist(),
                 "block_types": self.block_types,
                 "feature_names": list(SHAPE_NAMES), **self.calibration_state()}
 
     def load_state(self, state: dict[str, Any]) -> None:
         if list(state["feature_names"]) != list(SHAPE_NAMES):
             raise ValueError("the feature set changed since this predictor was fit; refit it")
-        self.params, self.base, self.rate = state["params"], float(state["base"]), float(state["rate"])
-        self.trees = [{k: np.asarray(v) for k, v in t.items()} for t in state["trees"]]
+        self.params = state["params"]
+        self.model = BoostedTrees.from_state(state)
         self.box = np.asarray(state["box"], dtype=float)
         self.block_types = list(state["block_types"])
         self.load_calibration(state)

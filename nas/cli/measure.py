@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from latency_models.autoprofile import DRIFT_REFERENCE, LAYER_RUNS
 from latency_models.backends import MeasurementError
 from latency_models.measure import (DRIFT_EVERY, MeasurementInterrupted, backend_for, measure_networks,
                                     resolve_platform)
@@ -90,6 +91,11 @@ def measure(
     drift_ref: Optional[str] = typer.Option(None, "--drift-ref", help="Network re-timed through the run "
                                             "to detect drift (rows with role drift_ref)."),
     drift_every: int = typer.Option(DRIFT_EVERY, "--drift-every", min=1, help="Jobs between drift timings."),
+    paired: bool = typer.Option(False, "--paired", help="Time the drift reference beside every network, run by run "
+                                "in alternation (each row's ref_ms: drift-free ratios); --drift-ref defaults to "
+                                "shufflenet_v2_x1_0."),
+    layers: bool = typer.Option(False, "--layers", help="Also time every convolution / FC layer inside its network "
+                                "with the runtime's profiler (ONNX Runtime; the layerwise predictor's data)."),
     noise_cv: float = typer.Option(NOISE_CV_THRESHOLD, "--noise-cv", min=0.0, help="Robust CV above which a "
                                    "timing is noisy (re-timed, then marked)."),
     retries: int = typer.Option(NOISE_RETRIES, "--retries", min=0, help="Extra timings of a noisy measurement."),
@@ -101,6 +107,7 @@ def measure(
     dataset (+ .meta.json)."""
     if agent is not None:
         unsupported = {"--units": units, "--no-networks": not networks, "--rounds": rounds != 1,
+                       "--paired": paired, "--layers": layers,
                        "--drift-ref": drift_ref is not None, "--drift-every": drift_every != DRIFT_EVERY,
                        "--threads": threads is not None, "--batch": batch is not None, "--repeats": repeats is not None,
                        "--warmup": warmup is not None, "--noise-cv": noise_cv != NOISE_CV_THRESHOLD,
@@ -130,8 +137,13 @@ def measure(
         raise UserError("--no-networks needs --units (otherwise nothing is measured)")
     if noise_cv <= 0:
         raise UserError("--noise-cv must be positive")
-    drift = load_net(drift_ref, resolution) if drift_ref else None
+    if paired and not drift_ref:
+        drift_ref = DRIFT_REFERENCE
+    drift = load_net(drift_ref, None if paired else resolution) if drift_ref else None
     backend = backend_for(plat)  # fails early, with one line, where the runtime / device is missing
+    if layers and plat.runtime != "onnxruntime":
+        raise UserError(f"--layers needs a runtime with a per-node profiler (ONNX Runtime); {plat.name} runs "
+                        f"{plat.runtime}")
 
     arch_only = bool(arch) and not sample and not references and not units
     path = out if out is not None else (None if arch_only else default_out(plat))
@@ -142,7 +154,8 @@ def measure(
         meta = TimingsMeta.collect(plat, warmup=n_warm, repeats=n_rep, rounds=rounds, seed=seed, sample=sample,
                                    units=units, networks=networks, resolution=resolution, noise_cv=noise_cv,
                                    retries=retries, drift_ref=drift.label() if drift else None,
-                                   drift_every=drift_every, command=" ".join(["nas"] + sys.argv[1:]))
+                                   drift_every=drift_every, paired=paired, layers=layers,
+                                   command=" ".join(["nas"] + sys.argv[1:]))
         writer = TimingsWriter(path, meta, append=append)
     err = Console(stderr=True, highlight=False)
     n_jobs = (len(specs) + len(refs)) * (1 if networks else 0) * rounds
@@ -152,7 +165,8 @@ def measure(
             rows = measure_networks(specs, plat, references=refs, units=units, networks=networks, rounds=rounds,
                                     seed=seed, reference=drift, drift_every=drift_every, warmup=warmup,
                                     repeats=repeats, threshold=noise_cv, retries=retries, backend=backend,
-                                    on_row=writer.write if writer else None, progress=bar)
+                                    on_row=writer.write if writer else None, progress=bar, paired=paired,
+                                    layer_runs=LAYER_RUNS if layers else 0)
     except MeasurementInterrupted as exc:
         interrupted(err, writer, path, len(exc.rows))
     except MeasurementError as exc:

@@ -186,8 +186,8 @@ def test_bad_latency_names_the_row(tmp_path, value, problem):
 
 def test_bad_values_are_named(tmp_path):
     frame = good_frame().astype({"kind": object, "noisy": object})
-    frame.loc[0, "kind"] = "layer"
-    with pytest.raises(TimingsError, match=r"row 1 .*column 'kind' must be one of network, unit"):
+    frame.loc[0, "kind"] = "kernel"
+    with pytest.raises(TimingsError, match=r"row 1 .*column 'kind' must be one of network, unit, layer"):
         load_timings(write_frame(tmp_path, frame))
     frame = good_frame().astype({"noisy": object})
     frame.loc[1, "noisy"] = "maybe"

@@ -5,10 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from latency_models.features import feature_matrix
+from latency_models.features import add_layer, feature_matrix
+from latency_models.matrix import matrix_layers
 from latency_models.predictors import PREDICTORS, PredictorError, TrainingSet, load_predictor, predictor_from_dict
 from latency_models.predictors.blocksum import BlockSumPredictor
 from latency_models.predictors.lut import block_features
+from search_space.cost import cost
 from search_space.plan import plan
 from search_space.space import SearchSpace
 
@@ -27,7 +29,24 @@ def synthetic_coefficients() -> np.ndarray:
     return coef
 
 
-def synthetic_set(n: int = 40, with_units: bool = True) -> TrainingSet:
+def layer_ms(layer, coef: np.ndarray) -> float:
+    """The synthetic platform's time of one layer (its features alone, through the same coefficients)."""
+    f = np.zeros(len(coef))
+    add_layer(f, layer, 1)
+    return float(f @ coef)
+
+
+def synthetic_layers(specs, coef: np.ndarray) -> tuple:
+    """(arch_id, layer, ms) of every matrix layer of `specs`, as layers timed inside their network."""
+    return tuple((s.arch_id, layer, layer_ms(layer, coef)) for s in specs for layer in matrix_layers(s))
+
+
+def synthetic_truth(spec, coef: np.ndarray) -> float:
+    """The synthetic platform's latency of a whole network: the sum of its layers plus a constant."""
+    return sum(layer_ms(layer, coef) for layer in cost(spec).layers) + 0.3
+
+
+def synthetic_set(n: int = 40, with_units: bool = True, with_layers: bool = True) -> TrainingSet:
     """Networks whose 'measured' latency is a known sum of block costs (+ a constant)."""
     rng = np.random.default_rng(RNG_SEED)
     specs = tuple(SPACE.sample(rng) for _ in range(n))
@@ -45,7 +64,8 @@ def synthetic_set(n: int = 40, with_units: bool = True) -> TrainingSet:
                 units.append((block, h, h, ms))
             _, h, _ = block.layers(h, h)
         y.append(total + 0.3)
-    return TrainingSet(specs, np.array(y), 1, tuple(units) if with_units else ())
+    return TrainingSet(specs, np.array(y), 1, tuple(units) if with_units else (),
+                       synthetic_layers(specs, coef) if with_layers else ())
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +98,31 @@ def test_a_far_larger_network_is_flagged_as_extrapolated(kind, data):
 def test_block_predictors_need_unit_timings(kind):
     with pytest.raises(PredictorError, match="--units"):
         PREDICTORS.get(kind)().fit(synthetic_set(12, with_units=False))
+
+
+def test_layerwise_needs_layer_timings():
+    with pytest.raises(PredictorError, match="--layers"):
+        PREDICTORS.get("layerwise")().fit(synthetic_set(12, with_layers=False))
+
+
+def test_layerwise_prices_networks_and_families_it_never_saw_from_their_layers(data):
+    from search_space.references import reference_spec
+
+    coef = synthetic_coefficients()
+    pred = PREDICTORS.get("layerwise")().fit(data.subset(np.arange(30)))
+    rest = list(data.specs[30:])
+    assert np.median(np.abs(pred.predict(rest) / data.latency_ms[30:] - 1)) < 0.05
+    # a MobileNet v2 at the same input: other blocks, the same layer kinds
+    mnv2 = reference_spec("mobilenet_v2_x1_0").with_resolution(96)
+    assert pred.predict([mnv2])[0] == pytest.approx(synthetic_truth(mnv2, coef), rel=0.15)
+    ms, extrapolated = pred.layer_ms(matrix_layers(data.specs[0]))
+    assert len(ms) == len(matrix_layers(data.specs[0])) and not extrapolated.all()
+
+
+def test_subset_keeps_the_layers_of_the_kept_networks_only(data):
+    sub = data.subset(np.arange(10))
+    kept = {s.arch_id for s in sub.specs}
+    assert sub.layers and {a for a, *_ in sub.layers} == kept
 
 
 def test_roofline_recovers_an_exactly_additive_platform(data):
