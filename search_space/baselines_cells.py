@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from search_space.baselines_dense import plain_conv, plain_conv_layer
 from search_space.blocks import Block, ConvBlock
-from search_space.layers import Conv, Layer, conv_layer, eltwise_layer, fc_layer, pool_layer
+from search_space.layers import Conv, Layer, conv_layer, eltwise_layer, fc_layer, gap_layer, pool_layer
 from search_space.modules import ConvBNAct
 from search_space.spec import BaselineSpec, SpecError
 
@@ -280,7 +280,7 @@ class ReluClassifier:
     def layers(self, h: int, w: int) -> tuple[list[Layer], int, int]:
         n = self.name
         return [eltwise_layer(f"{n}.relu", "relu", n, self.cin, h, w),
-                Layer(f"{n}.pool", "gap", n, self.cin, self.cin, h, w, 1, 1, kernel=h, mac=h * w * self.cin + self.cin),
+                gap_layer(f"{n}.pool", n, self.cin, h, w),
                 fc_layer(f"{n}.fc", n, self.cin, self.num_classes)], 1, 1
 
 

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from search_space.baselines import channel_shuffle, round_to_multiple
 from search_space.blocks import Block, Classifier, ConvBlock, MaxPool
-from search_space.layers import Conv, Layer, conv_layer, eltwise_layer, fc_layer
+from search_space.layers import Conv, Layer, conv_layer, eltwise_layer, fc_layer, gap_layer
 from search_space.modules import ConvBNAct
 from search_space.spec import BaselineSpec, SpecError
 
@@ -197,7 +197,7 @@ class SelectClassifier:
 
     def layers(self, h: int, w: int) -> tuple[list[Layer], int, int]:
         n = self.name
-        pool = Layer(f"{n}.pool", "gap", n, self.cin, self.cin, h, w, 1, 1, kernel=h, mac=h * w * self.cin + self.cin)
+        pool = gap_layer(f"{n}.pool", n, self.cin, h, w)
         return [pool, gather_layer(f"{n}.index", n, self.cin, self.keep, 1, 1),
                 fc_layer(f"{n}.fc", n, self.keep, self.num_classes)], 1, 1
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from search_space.layers import (Conv, Layer, act_layers, conv_layer, conv_out, eltwise_layer, fc_layer,
+from search_space.layers import (Conv, Layer, act_layers, conv_layer, conv_out, eltwise_layer, fc_layer, gap_layer,
                                  pool_layer)
 from search_space.spec import UnitSpec, split_channels
 
@@ -45,7 +45,7 @@ def conv_chain_layers(prefix: str, block: str, convs: tuple[Conv, ...], h: int, 
 def se_layers(prefix: str, block: str, channels: int, mid: int, h: int, w: int) -> list[Layer]:
     """Squeeze-and-excitation: global pool, FC (1x1 conv, bias) + ReLU, FC + sigmoid, channel-wise scale."""
     return [
-        Layer(f"{prefix}.pool", "gap", block, channels, channels, h, w, 1, 1, kernel=h, mac=h * w * channels + channels),
+        gap_layer(f"{prefix}.pool", block, channels, h, w),
         fc_layer(f"{prefix}.fc1", block, channels, mid),
         eltwise_layer(f"{prefix}.relu", "relu", block, mid, 1, 1),
         fc_layer(f"{prefix}.fc2", block, mid, channels),
@@ -122,8 +122,7 @@ class Classifier:
         return self.num_classes
 
     def layers(self, h: int, w: int) -> tuple[list[Layer], int, int]:
-        pool = Layer(f"{self.name}.pool", "gap", self.name, self.cin, self.cin, h, w, 1, 1, kernel=h,
-                     mac=h * w * self.cin + self.cin)
+        pool = gap_layer(f"{self.name}.pool", self.name, self.cin, h, w)
         return [pool, fc_layer(f"{self.name}.fc", self.name, self.cin, self.num_classes)], 1, 1
 
 

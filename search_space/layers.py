@@ -108,6 +108,11 @@ def pool_layer(name: str, kind: str, block: str, channels: int, h: int, w: int, 
                  mac=h * w * channels + ho * wo * channels)
 
 
+def gap_layer(name: str, block: str, channels: int, h: int, w: int) -> Layer:
+    """Global average pooling of an (channels, h, w) map to (channels, 1, 1)."""
+    return Layer(name, "gap", block, channels, channels, h, w, 1, 1, kernel=h, mac=h * w * channels + channels)
+
+
 def fc_layer(name: str, block: str, cin: int, cout: int) -> Layer:
     """Fully connected layer with bias."""
     return Layer(name, "fc", block, cin, cout, 1, 1, 1, 1, flops=cin * cout, params=cin * cout + cout,
