@@ -61,12 +61,13 @@ def finalize(
         return
     out_c = console()
     table = Table(title=f"Finals of {study}: {epochs} epochs, {seeds} seeds each (test accuracy)", box=None)
-    for col in ("trial", "network", "test accuracy", "proxy value", "latency", "budget"):
+    for col in ("trial", "network", "test accuracy", "proxy value", "latency", "MFLOPs", "budget"):
         table.add_column(col, justify="left" if col == "network" else "right")
     for f in finals:
         table.add_row(str(f.trial), f.name if f.kind == "reference" else f"{f.arch_id} (found)", _pm(f),
                       "-" if f.proxy_value is None else f"{f.proxy_value:.4f}", f"{f.latency_ms:.2f} ms "
-                      f"{f.latency_kind}", "ok" if f.within_budget else "over")
+                      f"{f.latency_kind}", "-" if f.flops_m is None else f"{f.flops_m:.1f}",
+                      "ok" if f.within_budget else "over")
     out_c.print(table)
     if best is not None:
         out_c.print(f"[bold]best by mean test accuracy[/bold]: {best.arch_id} (trial {best.trial}) {_pm(best)}")

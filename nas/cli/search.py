@@ -1,4 +1,5 @@
-"""`nas search --platform P --budget X`: the most accurate network whose latency on P is within the budget."""
+"""`nas search --platform P --budget X`: the most accurate network whose latency on P is within the budget (or,
+with a FLOPs budget such as 146MFLOPs, whose multiply-adds are; its latency on P is shown all the same)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rich.table import Table
 from nas.cli.common import ProgressBar, console, emit_json
 from nas.evaluators import DEFAULT_EVALUATOR, evaluator_label, evaluator_search_options
 from nas.search.api import Hooks, search as run_search
-from nas.search.budget import parse_budget
+from nas.search.budget import read_budget
 from nas.search.config import DEFAULT_TIMEOUT_S, DEFAULT_TRIALS, SearchConfig, default_workers
 from nas.search.measuring import loop_summary
 from nas.search.record import TrialRecord
@@ -47,7 +48,8 @@ def trial_json(r: TrialRecord) -> dict[str, Any]:
 
 def results_json(res: SearchResults) -> dict[str, Any]:
     cfg = res.config
-    return {"study": res.study, "storage": res.storage, "budget_ms": cfg.budget_ms, "platform": cfg.platform,
+    return {"study": res.study, "storage": res.storage, "budget_ms": cfg.budget_ms,
+            "budget": cfg.budget.to_dict(), "platform": cfg.platform,
             "objective": cfg.objective, "backend": cfg.backend, "evaluator": cfg.evaluator, "dataset": cfg.dataset,
             "deployment_resolution": cfg.resolution, "proxy_resolution": cfg.proxy_resolution,
             "trials": res.counts, "best": candidate_json(res.best) if res.best else None,
@@ -93,9 +95,11 @@ def trial_line(r: TrialRecord) -> str:
 def print_results(res: SearchResults, storage_arg: str | None) -> None:
     out = console()
     cfg = res.config
+    budget = cfg.budget.label()
     counts = ", ".join(f"{v} {k}" for k, v in sorted(res.counts.items()))
     out.print(f"study {res.study}: {counts}")
-    table = Table(title=f"Pareto front: accuracy vs latency on {cfg.platform} (budget {cfg.budget_ms:g} ms)",
+    kind = "" if cfg.budget.is_latency else "FLOPs "
+    table = Table(title=f"Pareto front: accuracy vs latency on {cfg.platform} ({kind}budget {budget})",
                   box=None, pad_edge=False)
     metric = "accuracy" if all(0.0 <= (c.value or 0.0) <= 1.0 for c in res.pareto) else "score"
     for col in ("trial", "arch_id", metric, "latency", "MFLOPs", "params M", "budget"):
@@ -112,12 +116,17 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
                   f"(proxy task, evaluator {cfg.evaluator}); latency: {cfg.resolution}x{cfg.resolution} input, one "
                   f"forward pass of the platform's batch")
     if res.best is None:
-        out.print(f"[bold]no evaluated architecture is within {cfg.budget_ms:g} ms[/bold] yet; run more trials or "
+        out.print(f"[bold]no evaluated architecture is within {budget}[/bold] yet; run more trials or "
                   f"raise the budget")
     else:
         b = res.best
-        out.print(f"[bold]best within {cfg.budget_ms:g} ms[/bold]: {b.arch_id} (trial {b.number}), {metric} "
-                  f"{value_text(b.value)}, latency {latency_text(b)} on {b.latency.platform} ({b.latency.runtime})")
+        flops = "" if cfg.budget.is_latency else f", {b.cost.flops_m:.1f} MFLOPs"
+        out.print(f"[bold]best within {budget}[/bold]: {b.arch_id} (trial {b.number}), {metric} "
+                  f"{value_text(b.value)}{flops}, latency {latency_text(b)} on {b.latency.platform} "
+                  f"({b.latency.runtime})")
+    if not cfg.budget.is_latency:
+        out.print(f"the FLOPs budget decided which candidates were trained; the latencies are on {cfg.platform} "
+                  f"(measured or predicted, as labelled): what the FLOPs-guided choice costs there")
     if res.versus is not None and res.best is not None:
         v, b = res.versus, res.best
         word = "beats" if v.accuracy_gain > 0 else "does not beat"
@@ -125,13 +134,18 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
                and b.evaluation.train_examples else "no training")
         gain = (f"{v.accuracy_gain * 100:+.2f} points" if b.evaluation and b.evaluation.accuracy is not None
                 else f"{v.accuracy_gain:+.3e} in score")
+        flops = f" and {v.flops_ratio:.2f}x its FLOPs" if v.flops_ratio is not None else ""
         out.print(f"versus the hand design: the best found {word} {v.name} by {gain} at "
-                  f"{v.latency_ratio:.2f}x its latency (evaluator {cfg.evaluator}, {fid}, rung {b.rung}; one seed "
-                  f"of the proxy task, so finalists need full training to confirm)")
+                  f"{v.latency_ratio:.2f}x its latency{flops} (evaluator {cfg.evaluator}, {fid}, rung {b.rung}; one "
+                  f"seed of the proxy task, so finalists need full training to confirm)")
     elif res.references:
-        out.print("versus the hand design: no reference network is within the budget")
+        out.print(f"versus the hand design: no reference network is within the budget ({budget})")
     loop = loop_summary(res.records)
-    if loop is not None:
+    if loop is not None and loop.budget_kind == "flops":
+        share = f", {loop.share * 100:.1f}% of trial time" if loop.share is not None else ""
+        out.print(f"measured on the device: {loop.measured} candidates within the FLOPs budget before training "
+                  f"({loop.measure_s:.0f} s{share}), to show their latency (FLOPs decided)")
+    elif loop is not None:
         share = f", {loop.share * 100:.1f}% of trial time" if loop.share is not None else ""
         err = (f"; corrected prediction's error near the budget {loop.near_budget_error_start * 100:.1f}% at "
                f"the start, {loop.near_budget_error_end * 100:.1f}% at the end"
@@ -147,7 +161,9 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
 
 def search(
     platform: str = typer.Option(..., "--platform", "-p", help="Target platform (cpu, arm, gpu-1080ti, gpu, ...)."),
-    budget: str = typer.Option(..., "--budget", "-b", help="Latency budget: 20ms, 20 ms, 0.02s, 20000us."),
+    budget: str = typer.Option(..., "--budget", "-b", help="Latency budget on the platform (20ms, 20 ms, 0.02s, "
+                               "20000us), or a FLOPs budget (146MFLOPs, 0.146GFLOPs: multiply-adds, the paper's "
+                               "straw man; the latency on the platform is still shown)."),
     trials: int = typer.Option(DEFAULT_TRIALS, "--trials", "-n", help="Finished trials in the study (a rerun "
                                "continues it; rejected and interrupted trials do not count)."),
     timeout: Optional[float] = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds after which no new "
@@ -163,8 +179,8 @@ def search(
                                 "cifar100:DIR."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="tpe (default), nsga2 (default for pareto), "
                                           "evolution (regularized evolution) or random."),
-    objective: str = typer.Option("constrained", "--objective", help="constrained: max accuracy s.t. latency <= "
-                                  "budget; pareto: both objectives."),
+    objective: str = typer.Option("constrained", "--objective", help="constrained: max accuracy s.t. latency (or "
+                                  "FLOPs) <= budget; pareto: accuracy and latency (or FLOPs) both."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage: an SQLite file (default "
                                           "./nas-studies.db), an RDB URL, or journal:FILE."),
     study_name: Optional[str] = typer.Option(None, "--study-name", help="Study name (default from the settings)."),
@@ -198,12 +214,15 @@ def search(
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no per-trial lines."),
 ) -> None:
-    """Search the space for the most accurate network within the latency budget on the platform."""
+    """Search the space for the most accurate network within the latency budget on the platform (or within a
+    FLOPs budget, showing what that choice costs on the platform)."""
     if seed < 0:
         raise UserError(f"bad --seed {seed}: must be a non-negative integer")
     evaluator = evaluator or (SUPERNET if supernet else DEFAULT_EVALUATOR)
     options = evaluator_search_options(evaluator, {"supernet": supernet, "bn_batches": bn_batches})
-    config = SearchConfig(platform=platform, budget_ms=parse_budget(budget), objective=objective, sampler=sampler,
+    parsed = read_budget(budget)
+    config = SearchConfig(platform=platform, budget_ms=parsed.ms, budget_mflops=parsed.mflops, objective=objective,
+                          sampler=sampler,
                           evaluator=evaluator, evaluator_options=options, dataset=dataset, resolution=resolution,
                           proxy_resolution=proxy_resolution, train_examples=train_examples,
                           val_examples=val_examples, trials=trials, timeout_s=timeout or None, seed=seed,

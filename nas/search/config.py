@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nas.search.budget import Budget
 from search_space.errors import UserError
 
 OBJECTIVES = ("constrained", "pareto")
@@ -33,10 +35,14 @@ class SearchConfig:
 
     `resolution` is the deployment input (latency is predicted / measured there); the dataset's images are
     resized to `proxy_resolution` to estimate accuracy with the same network body.
+
+    The budget is exactly one of `budget_ms` (latency on the platform) and `budget_mflops` (multiply-adds in
+    millions: the paper's FLOPs, the straw man a FLOPs-guided search uses); `budget` is it as a typed `Budget`.
+    Studies stored before FLOPs budgets existed have `budget_ms` only and read the same.
     """
 
     platform: str
-    budget_ms: float
+    budget_ms: float | None = None
     objective: str = "constrained"
     sampler: str | None = None
     evaluator: str = "train"
@@ -67,12 +73,17 @@ class SearchConfig:
     #: Hand-designed references evaluated in the study ("auto": those within the budget and the nearest above;
     #: "none": no references).
     references: str = "auto"
+    budget_mflops: float | None = None
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:
             if not ok:
                 raise SearchConfigError(f"--{option}: {problem}")
 
+        need((self.budget_ms is None) != (self.budget_mflops is None), "budget",
+             "give exactly one budget: a latency (e.g. 20ms) or a FLOPs budget (e.g. 146MFLOPs)")
+        for value in (self.budget_ms, self.budget_mflops):
+            need(value is None or (math.isfinite(value) and value > 0), "budget", "must be positive")
         need(self.objective in OBJECTIVES, "objective", f"{self.objective!r} is not one of {', '.join(OBJECTIVES)}")
         need(self.pruner is None or self.pruner in PRUNERS, "pruner",
              f"{self.pruner!r} is not one of {', '.join(PRUNERS)}")
@@ -96,6 +107,11 @@ class SearchConfig:
         need(self.ray_address is None or self.backend == "ray", "ray-address", "only with --backend ray")
 
     @property
+    def budget(self) -> Budget:
+        """The budget with its unit (ms or MFLOPs)."""
+        return Budget.of(self.budget_ms, self.budget_mflops)
+
+    @property
     def pruner_name(self) -> str:
         """The pruner used: median for the constrained objective, none for the Pareto objective."""
         return self.pruner or ("none" if self.objective == "pareto" or self.rungs > 1 else "median")
@@ -110,7 +126,7 @@ class SearchConfig:
         return self.sampler or ("nsga2" if self.objective == "pareto" else "tpe")
 
     def default_study_name(self) -> str:
-        return f"{self.platform}-{self.budget_ms:g}ms-{self.objective}-{self.evaluator}-{self.dataset.split(':')[0]}"
+        return f"{self.platform}-{self.budget.text()}-{self.objective}-{self.evaluator}-{self.dataset.split(':')[0]}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,6 +1,8 @@
 """Measurement inside the search loop: a candidate that would be trained is timed on the device first (this
 machine, or a device running `nas agent`), and the measurement decides the budget; candidates the (loop-
-corrected) predictor puts beyond its error band over the budget are rejected unmeasured.
+corrected) predictor puts beyond its error band over the budget are rejected unmeasured. Under a FLOPs budget
+the multiply-adds decide and nothing needs measuring; the candidates within it are still timed, so the study
+shows their device latency.
 
 The prediction is corrected as the search goes: the study's own measured candidates give the ratio measured /
 predicted (median) and its spread; the corrected prediction and the band come from them, so the predictor's
@@ -22,7 +24,7 @@ from latency_models.estimate import LatencyEstimate
 from latency_models.measure import backend_for, measure_network
 from latency_models.platform import Platform, builtin_platforms
 from latency_models.profiles import get_platform
-from nas.search.record import EVALUATED, PRUNED, REJECTED, TrialRecord, load_records
+from nas.search.record import DECIDED_BY_FLOPS, EVALUATED, PRUNED, REJECTED, TrialRecord, load_records
 from search_space.references import reference_spec
 from search_space.spec import NetSpec
 
@@ -164,7 +166,9 @@ class LoopSummary:
     corrected prediction unmeasured, trained ones measured over the budget (0 by construction), seconds spent
     measuring and their share of all trials' seconds, the corrected prediction's median relative error near
     the budget (within NEAR of it) over the first and the last NEAR_N measured candidates, and the machine
-    speed flags (measurements taken while the drift reference had moved)."""
+    speed flags (measurements taken while the drift reference had moved). `budget_kind` "flops": a FLOPs
+    budget decided, the measurements only show the device latency (nothing rejected unmeasured, no error near
+    a latency budget)."""
 
     measured: int
     rejected_unmeasured: int
@@ -174,6 +178,7 @@ class LoopSummary:
     near_budget_error_start: float | None
     near_budget_error_end: float | None
     drifted: int
+    budget_kind: str = "latency"
 
     @property
     def share(self) -> float | None:
@@ -192,11 +197,20 @@ NEAR_N = 5
 def loop_summary(records: Sequence[TrialRecord]) -> LoopSummary | None:
     """The summary of a study's in-loop measurements (None when it measured nothing in the loop)."""
     records = [r for r in records if r.reference is None]  # references are evaluated whatever their latency
+    shown = [r for r in records if r.measured is not None and r.decided_by == DECIDED_BY_FLOPS]
+    if shown:  # a FLOPs budget: measured to show the device latency, not to decide
+        return LoopSummary(
+            measured=len(shown), rejected_unmeasured=0,
+            trained_over_budget=sum(1 for r in shown if r.status in (EVALUATED, PRUNED) and not r.within_budget),
+            measure_s=sum(r.measure_s for r in records), trials_s=sum(r.duration_s or 0.0 for r in records),
+            near_budget_error_start=None, near_budget_error_end=None,
+            drifted=sum(1 for r in shown if r.measured is not None and r.measured.drifted), budget_kind="flops")
     measured = [r for r in records if r.measured is not None and r.decided_by == "measured"]
     if not measured and not any(r.loop_factor is not None for r in records):
         return None
     near = [abs(r.predicted.latency_ms * (r.loop_factor or 1.0) / r.measured.latency_ms - 1.0)  # type: ignore[union-attr]
-            for r in measured if abs(r.measured.latency_ms / r.budget_ms - 1.0) <= NEAR]  # type: ignore[union-attr]
+            for r in measured
+            if r.budget_ms and abs(r.measured.latency_ms / r.budget_ms - 1.0) <= NEAR]  # type: ignore[union-attr]
     return LoopSummary(
         measured=len(measured),
         rejected_unmeasured=sum(1 for r in records if r.status == REJECTED and r.decided_by == "predicted"

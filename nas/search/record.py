@@ -8,11 +8,13 @@ user attributes. Studies written before records existed (flat user attributes) a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
 from latency_models.estimate import LatencyEstimate
 from nas.evaluators.base import EvalResult
+from nas.search.budget import MFLOPS, Budget
 from search_space.cost import cost
 from search_space.spec import NetSpec, spec_from_json
 
@@ -33,6 +35,11 @@ STATUSES = (RUNNING, EVALUATED, PRUNED, REJECTED, FAILED, INTERRUPTED)
 COUNTED = (EVALUATED, PRUNED, FAILED)
 #: Tag of a hand-designed reference network evaluated in the study (nas.search.references), + its name.
 REFERENCE_TAG = "reference:"
+#: The constraint the samplers see, by budget kind: the deciding figure over the budget (<= 0 is feasible), in
+#: ms for a latency budget and in MFLOPs (millions of multiply-adds) for a FLOPs budget.
+CONSTRAINT_NAMES = {"latency": "latency_over_budget_ms", "flops": "flops_over_budget_mflops"}
+#: What decided a FLOPs budget (`decided_by`): the architecture's multiply-adds, not a latency figure.
+DECIDED_BY_FLOPS = "flops"
 
 
 @dataclass(frozen=True)
@@ -53,13 +60,15 @@ class CostSummary:
 @dataclass(frozen=True)
 class TrialRecord:
     """One trial of a search. `predicted` is always there; `measured` when the network was timed on the device
-    (in the loop or after the search). `decided_by` says which figure the budget check used."""
+    (in the loop or after the search). `decided_by` says which figure the budget check used ("predicted",
+    "measured", or "flops" for a FLOPs budget). The budget is `budget_ms` (latency) or `budget_mflops` (FLOPs,
+    the other one None); a FLOPs-budget record still carries every latency figure of the network."""
 
     status: str
     arch_id: str
     spec: str
     cost: CostSummary
-    budget_ms: float
+    budget_ms: float | None
     predicted: LatencyEstimate
     measured: LatencyEstimate | None = None
     decided_by: str = "predicted"
@@ -79,6 +88,8 @@ class TrialRecord:
     measure_s: float = 0.0
     #: Multi-fidelity rung of this evaluation (0: the base fidelity; see nas.search.fidelity).
     rung: int = 0
+    #: A FLOPs budget in millions of multiply-adds (then `budget_ms` is None); None for a latency budget.
+    budget_mflops: float | None = None
     #: Seconds from the trial's start to its end (from the storage, not stored in the record).
     duration_s: float | None = None
 
@@ -88,17 +99,20 @@ class TrialRecord:
 
     # ------------------------------------------------------------------------------------------- building
     @classmethod
-    def candidate(cls, spec: NetSpec, predicted: LatencyEstimate, budget_ms: float, backend: str = "optuna",
+    def candidate(cls, spec: NetSpec, predicted: LatencyEstimate, budget: Budget | float, backend: str = "optuna",
                   measured: LatencyEstimate | None = None, loop_factor: float | None = None,
                   loop_spread: float | None = None, measure_s: float = 0.0) -> "TrialRecord":
-        """The budget check, the one place it is made: rejected when the deciding latency (the measured one when
-        there is one, else the prediction, corrected by the loop's factor when there is one) is over
-        `budget_ms`, else running (to be evaluated)."""
+        """The budget check, the one place it is made: rejected when the deciding figure is over `budget`, else
+        running (to be evaluated). A latency budget (a Budget in ms, or a plain number of ms) is decided by the
+        measured latency when there is one, else the prediction, corrected by the loop's factor when there is
+        one; a FLOPs budget by the architecture's multiply-adds (the latency figures are kept for display)."""
+        budget = budget if isinstance(budget, Budget) else Budget(float(budget))
+        decided = DECIDED_BY_FLOPS if not budget.is_latency else "measured" if measured is not None else "predicted"
         rec = cls(status=RUNNING, arch_id=spec.arch_id, spec=spec.to_json(), cost=CostSummary.of(spec),
-                  budget_ms=float(budget_ms), predicted=predicted, measured=measured,
-                  decided_by="measured" if measured is not None else "predicted", backend=backend,
-                  loop_factor=loop_factor, loop_spread=loop_spread, measure_s=measure_s)
-        return replace(rec, status=REJECTED) if rec.latency_ms > budget_ms else rec
+                  budget_ms=budget.ms, budget_mflops=budget.mflops, predicted=predicted, measured=measured,
+                  decided_by=decided, backend=backend, loop_factor=loop_factor, loop_spread=loop_spread,
+                  measure_s=measure_s)
+        return rec if rec.within_budget else replace(rec, status=REJECTED)
 
     def evaluated(self, result: EvalResult) -> "TrialRecord":
         return replace(self, status=EVALUATED, evaluation=result)
@@ -139,8 +153,23 @@ class TrialRecord:
         return self.latency.latency_ms
 
     @property
+    def budget(self) -> Budget | None:
+        """The search's budget with its unit (None for a legacy trial that stored no budget)."""
+        if self.budget_mflops is not None:
+            return Budget(self.budget_mflops, MFLOPS)
+        return Budget(self.budget_ms) if self.budget_ms is not None and math.isfinite(self.budget_ms) else None
+
+    @property
+    def budget_figure(self) -> float:
+        """The figure the budget judges: the shown latency in ms, or the multiply-adds in millions."""
+        return self.cost.flops_m if self.budget_mflops is not None else self.latency_ms
+
+    @property
     def within_budget(self) -> bool:
-        return self.latency_ms <= self.budget_ms
+        """Whether the figure of the budget's kind is within it (shown latency, or MFLOPs)."""
+        if self.budget_mflops is not None:
+            return self.cost.flops_m <= self.budget_mflops
+        return self.budget_ms is None or self.latency_ms <= self.budget_ms
 
     @property
     def value(self) -> float | None:
@@ -162,14 +191,28 @@ class TrialRecord:
         return spec_from_json(self.spec)
 
     def objective_values(self, pareto: bool) -> list[float]:
-        """What the sampler is told: accuracy (and latency for the Pareto objective); 0 for a rejected trial."""
+        """What the sampler is told: accuracy (and, for the Pareto objective, the budget's figure: latency, or
+        MFLOPs in a FLOPs-guided search); 0 for a rejected trial."""
         value = self.value if self.value is not None else 0.0
-        return [value, self.latency_ms] if pareto else [value]
+        return [value, self.budget_figure] if pareto else [value]
+
+    @property
+    def constraint_name(self) -> str:
+        """The constraint's name, with its unit: latency_over_budget_ms or flops_over_budget_mflops."""
+        return CONSTRAINT_NAMES["flops" if self.budget_mflops is not None else "latency"]
+
+    @property
+    def constraint(self) -> float:
+        """The budget's figure over the budget (ms or MFLOPs; positive: infeasible), the constraint the sampler
+        sees under `constraint_name`."""
+        if self.budget_mflops is not None:
+            return self.cost.flops_m - self.budget_mflops
+        return self.latency_ms - (self.budget_ms if self.budget_ms is not None else float("inf"))
 
     @property
     def constraint_ms(self) -> float:
-        """Latency over the budget (positive: infeasible), the constraint the sampler sees."""
-        return self.latency_ms - self.budget_ms
+        """Latency over a latency budget in ms (the constraint of latency-budget studies)."""
+        return self.latency_ms - (self.budget_ms if self.budget_ms is not None else float("inf"))
 
     # ------------------------------------------------------------------------------------------- storage
     def to_dict(self) -> dict[str, Any]:
@@ -187,7 +230,9 @@ class TrialRecord:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], number: int = -1, state: str = "") -> "TrialRecord":
         return cls(status=d["status"], arch_id=d["arch_id"], spec=d["spec"], cost=CostSummary(**d["cost"]),
-                   budget_ms=float(d["budget_ms"]), predicted=estimate_from_dict(d["predicted"]),
+                   budget_ms=float(d["budget_ms"]) if d.get("budget_ms") is not None else None,
+                   budget_mflops=float(d["budget_mflops"]) if d.get("budget_mflops") is not None else None,
+                   predicted=estimate_from_dict(d["predicted"]),
                    measured=estimate_from_dict(d["measured"]) if d.get("measured") else None,
                    decided_by=d.get("decided_by", "predicted"),
                    evaluation=EvalResult.from_dict(d["evaluation"]) if d.get("evaluation") else None,

@@ -1,7 +1,7 @@
 """Hand-designed references in every study: the registered ShuffleNet-V2-family networks that fit the budget
-and the nearest one above it, evaluated with the study's own evaluator (same proxy task, seed and fidelity as
-the best found network) and stored as tagged trials: not sampled, not counted in --trials, shown on the same
-accuracy axis as the found front.
+(by predicted latency, or by FLOPs for a FLOPs budget) and the nearest one above it, evaluated with the study's
+own evaluator (same proxy task, seed and fidelity as the best found network) and stored as tagged trials: not
+sampled, not counted in --trials, shown on the same accuracy axis as the found front.
 
 Only networks the proxy task can train the same way as the candidates are evaluated (ShuffleNet v2 style
 ArchSpecs: the proxy keeps the body and adapts the stem to small images); the other Table 8 families stay on the
@@ -13,25 +13,32 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from nas.search.record import EVALUATED, REFERENCE_TAG, RUNNING, TrialRecord, load_records
+from nas.search.record import EVALUATED, REFERENCE_TAG, RUNNING, CostSummary, TrialRecord, load_records
 from nas.search.results import best_within_budget
-from nas.search.trial import CONSTRAINT, SearchContext
+from nas.search.trial import SearchContext
 from search_space.progress import ProgressFn
 from search_space.references import NETWORKS
 from search_space.spec import ArchSpec
 
+
 def choose_references(ctx: SearchContext) -> list[tuple[str, ArchSpec]]:
-    """The ArchSpec references (at the deployment input and class count) within the budget by the platform's
-    predicted latency, and the nearest one above it."""
+    """The ArchSpec references (at the deployment input and class count) within the budget, and the nearest one
+    above it: by the platform's predicted latency for a latency budget, by multiply-adds (MFLOPs, as the
+    records count them) for a FLOPs budget."""
     cfg = ctx.config
+    budget = cfg.budget
     specs = []
     for name in NETWORKS.names():
         spec = NETWORKS.get(name).spec()
         if isinstance(spec, ArchSpec):
             specs.append((name, spec.with_resolution(cfg.resolution).with_classes(ctx.dataset.num_classes)))
-    timed = sorted(((ctx.estimate(s).latency_ms, n, s) for n, s in specs), key=lambda t: t[0])
-    within = [(n, s) for ms, n, s in timed if ms <= cfg.budget_ms]
-    above = [(n, s) for ms, n, s in timed if ms > cfg.budget_ms][:1]
+
+    def figure(spec: ArchSpec) -> float:
+        return ctx.estimate(spec).latency_ms if budget.is_latency else CostSummary.of(spec).flops_m
+
+    ranked = sorted(((figure(s), n, s) for n, s in specs), key=lambda t: t[0])
+    within = [(n, s) for v, n, s in ranked if v <= budget.value]
+    above = [(n, s) for v, n, s in ranked if v > budget.value][:1]
     return within + above
 
 
@@ -54,13 +61,13 @@ def evaluate_references(study: Any, ctx: SearchContext, progress: ProgressFn | N
             progress(i, len(chosen), f"reference {name}")
         predicted = ctx.estimate(spec)
         measured = ctx.measurer.measure(spec) if ctx.measurer is not None else None
-        rec = TrialRecord.candidate(spec, predicted, config.budget_ms, backend="reference", measured=measured)
+        rec = TrialRecord.candidate(spec, predicted, config.budget, backend="reference", measured=measured)
         rec = replace(rec, status=RUNNING, tags=(f"{REFERENCE_TAG}{name}",), rung=rung)  # evaluated whatever its latency
         rec = ctx.evaluate(rec)
         state = optuna.trial.TrialState
         study.add_trial(optuna.trial.create_trial(
             state=state.COMPLETE if rec.status == EVALUATED else state.FAIL,
             values=rec.objective_values(config.pareto) if rec.status == EVALUATED else None,
-            user_attrs=rec.to_attrs(), system_attrs={f"constraints:{CONSTRAINT}": rec.constraint_ms}))
+            user_attrs=rec.to_attrs(), system_attrs={f"constraints:{rec.constraint_name}": rec.constraint}))
         stored[name] = rec
     return [r for r in load_records(study) if r.reference]

@@ -16,15 +16,18 @@ from nas.search.study import stored_config
 
 @dataclass(frozen=True)
 class Versus:
-    """The best found network against the best reference within the budget: accuracy gain (points of the
-    evaluator's value) and latency ratio (found / reference, shown latencies)."""
+    """The best found network against the best reference within the budget (by the budget's kind: latency or
+    FLOPs): accuracy gain (points of the evaluator's value), latency ratio (found / reference, shown latencies)
+    and FLOPs ratio (found / reference multiply-adds)."""
 
     name: str
     accuracy_gain: float
     latency_ratio: float
+    flops_ratio: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "accuracy_gain": self.accuracy_gain, "latency_ratio": self.latency_ratio}
+        return {"name": self.name, "accuracy_gain": self.accuracy_gain, "latency_ratio": self.latency_ratio,
+                "flops_ratio": self.flops_ratio}
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ def pareto_front(records: Sequence[TrialRecord]) -> list[TrialRecord]:
 
 
 def best_within_budget(records: Sequence[TrialRecord]) -> TrialRecord | None:
-    """The most accurate evaluated record within the budget, among the highest multi-fidelity rung reached."""
+    """The most accurate evaluated record within the budget (by its kind: shown latency, or MFLOPs), among the
+    highest multi-fidelity rung reached."""
     feasible = [r for r in records if r.within_budget and r.value is not None]
     if not feasible:
         return None
@@ -98,13 +102,13 @@ def load_results(study: Any, storage_label: str) -> SearchResults:
                          versus_reference(best, refs))
 
 
-
-
 def versus_reference(best: TrialRecord | None, references: Sequence[TrialRecord]) -> Versus | None:
-    """The best found network against the most accurate reference within the budget (None without both)."""
+    """The best found network against the most accurate reference within the budget (None without both); a
+    FLOPs budget judges the references by their multiply-adds (TrialRecord.within_budget)."""
     fit = [r for r in references if r.within_budget and r.value is not None and r.status == EVALUATED]
     if best is None or best.value is None or not fit:
         return None
     ref = max(fit, key=lambda r: (r.value, -r.latency_ms))
     return Versus(ref.reference or ref.arch_id, best.value - ref.value,  # type: ignore[operator]
-                  best.latency_ms / ref.latency_ms)
+                  best.latency_ms / ref.latency_ms,
+                  best.cost.flops_m / ref.cost.flops_m if ref.cost.flops_m > 0 else None)

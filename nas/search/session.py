@@ -7,15 +7,16 @@ from typing import Any
 
 from nas.search.config import SearchConfig, SearchConfigError
 from nas.search.fidelity import promote
-from nas.search.record import TrialRecord
+from nas.search.record import CostSummary, TrialRecord
 from nas.search.recovery import recover
 from nas.search.study import create_or_join
 from nas.search.trial import SearchContext
 
 #: Candidates rejected by the budget check cost nothing and do not count, up to MAX_DRAWS_PER_TRIAL per trial.
 MAX_DRAWS_PER_TRIAL = 10
-#: Feasible architectures (predicted within the budget) queued as the first trials of a new study, found by
-#: rejection sampling the space with the predictor, so the sampler starts from points that can be trained.
+#: Feasible architectures (predicted within a latency budget, or within a FLOPs budget) queued as the first
+#: trials of a new study, found by rejection sampling the space, so the sampler starts from points that can be
+#: trained.
 STARTUP_FEASIBLE = 8
 MAX_STARTUP_DRAWS = 20000
 
@@ -62,25 +63,29 @@ class StopWhenDone:
 
 
 def feasible_startup_params(ctx: SearchContext, n: int = STARTUP_FEASIBLE) -> list[dict[str, Any]]:
-    """Parameters of up to `n` seeded random architectures predicted within the budget (rejection sampling)."""
+    """Parameters of up to `n` seeded random architectures within the budget (rejection sampling): predicted
+    latency for a latency budget, multiply-adds for a FLOPs budget."""
     import numpy as np
 
     config = ctx.config
+    budget = config.budget
     rng = np.random.default_rng([config.seed, 7])
     found: list[dict[str, Any]] = []
-    best_ms = float("inf")
+    lowest = float("inf")
     for _ in range(MAX_STARTUP_DRAWS):
         spec = ctx.space.sample(rng)
-        ms = ctx.estimate(spec).latency_ms
-        best_ms = min(best_ms, ms)
-        if ms <= config.budget_ms:
+        figure = ctx.estimate(spec).latency_ms if budget.is_latency else CostSummary.of(spec).flops_m
+        lowest = min(lowest, figure)
+        if figure <= budget.value:
             found.append(ctx.space.to_params(spec))
             if len(found) >= n:
                 break
     if not found:
-        raise SearchConfigError(f"no architecture of the search space fits {config.budget_ms:g} ms on {config.platform}"
-                                f" (the fastest of {MAX_STARTUP_DRAWS} random ones is predicted at {best_ms:.2f} ms); "
-                                f"raise --budget or lower --resolution")
+        what = (f"the fastest of {MAX_STARTUP_DRAWS} random ones is predicted at {lowest:.2f} ms" if budget.is_latency
+                else f"the smallest of {MAX_STARTUP_DRAWS} random ones has {lowest:.1f} MFLOPs")
+        raise SearchConfigError(f"no architecture of the search space fits {budget.label()}"
+                                + (f" on {config.platform}" if budget.is_latency else "")
+                                + f" ({what}); raise --budget or lower --resolution")
     return found
 
 

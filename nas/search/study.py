@@ -10,8 +10,9 @@ from nas.search.storage import StorageError, open_read_only, open_storage
 from nas.search.strategies import make_sampler
 
 #: Study user attributes that must match for a rerun to continue a study.
-IDENTITY_KEYS = ("platform", "budget_ms", "objective", "evaluator", "dataset", "resolution", "proxy_resolution",
-                 "train_examples", "val_examples", "epochs", "predictor", "rungs", "eta", "evaluator_options")
+IDENTITY_KEYS = ("platform", "budget_ms", "budget_mflops", "objective", "evaluator", "dataset", "resolution",
+                 "proxy_resolution", "train_examples", "val_examples", "epochs", "predictor", "rungs", "eta",
+                 "evaluator_options")
 ATTR_CONFIG = "search_config"
 
 

@@ -16,12 +16,14 @@ from nas.evaluators import Evaluator, Pruned, SearchSettings, search_evaluator
 from nas.search.config import SearchConfig
 from nas.search.fidelity import rung
 from nas.search.measuring import LoopCalibration, Measurer, make_measurer, measured_records
-from nas.search.record import TrialRecord, load_records
+from nas.search.record import CONSTRAINT_NAMES, REJECTED, TrialRecord, load_records
 from search_space.space import Dim, SearchSpace
 from search_space.spec import ArchSpec
 
-#: The constraint name the samplers see (latency over the budget, ms; <= 0 is feasible).
-CONSTRAINT = "latency_over_budget_ms"
+#: The constraint name the samplers see in a latency-budget study (latency over the budget, ms; <= 0 is feasible);
+#: a FLOPs-budget study's is CONSTRAINT_FLOPS (MFLOPs over the budget). A record names its own: constraint_name.
+CONSTRAINT = CONSTRAINT_NAMES["latency"]
+CONSTRAINT_FLOPS = CONSTRAINT_NAMES["flops"]
 
 Ask = Callable[[Dim], Any]
 #: report(step, value) -> True when the trial should stop (pruner / scheduler).
@@ -108,18 +110,30 @@ class SearchContext:
         With a measurer, the candidate is measured unless the prediction, corrected by the study's measured
         candidates, is beyond its error band over the budget (then rejected unmeasured); an unreachable device
         leaves the decision to the corrected prediction, labelled predicted. A candidate promoted to rung
-        `index` > 0 keeps the latency figures of the trial it was promoted from (nothing is measured again)."""
+        `index` > 0 keeps the latency figures of the trial it was promoted from (nothing is measured again).
+
+        A FLOPs budget is decided by the multiply-adds alone; a candidate within it is still measured when there
+        is a measurer, so the study shows what the FLOPs-guided choice costs on the device."""
         spec = self.space.build(ask)
         predicted = self.estimate(spec)
-        budget = self.config.budget_ms
+        budget = self.config.budget
         if index > 0 and study is not None:  # a promoted candidate: decided when it entered rung 0
             return self._promoted(spec, predicted, backend, study, index)
         if self.measurer is None:
             return TrialRecord.candidate(spec, predicted, budget, backend=backend)
+        if not budget.is_latency:
+            rec = TrialRecord.candidate(spec, predicted, budget, backend=backend)
+            if rec.status == REJECTED:  # over the FLOPs budget: nothing to show on the device
+                return rec
+            start = time.perf_counter()
+            measured = self.measurer.measure(spec)
+            return TrialRecord.candidate(spec, predicted, budget, backend=backend, measured=measured,
+                                         measure_s=time.perf_counter() - start)
+        budget_ms = budget.value
         records = measured_records(study) if study is not None else []
         cal = LoopCalibration.from_records(records, self.profile.error(self.config.predictor))
         loop = dict(loop_factor=cal.factor, loop_spread=cal.spread)
-        if cal.clearly_over(predicted.latency_ms, budget):
+        if cal.clearly_over(predicted.latency_ms, budget_ms):
             return TrialRecord.candidate(spec, predicted, budget, backend=backend, **loop)
         start = time.perf_counter()
         measured = self.measurer.measure(spec)
@@ -143,7 +157,7 @@ class SearchContext:
                   index: int) -> TrialRecord:
         source = next((r for r in reversed(load_records(study)) if r.arch_id == spec.arch_id
                        and r.measured is not None), None)
-        rec = TrialRecord.candidate(spec, predicted, self.config.budget_ms, backend=backend,
+        rec = TrialRecord.candidate(spec, predicted, self.config.budget, backend=backend,
                                     measured=source.measured if source else None,
                                     loop_factor=source.loop_factor if source else None,
                                     loop_spread=source.loop_spread if source else None)

@@ -13,13 +13,13 @@ import math
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from nas.search.record import EVALUATED, TrialRecord, load_records
 from nas.search.results import best_within_budget
 from nas.search.storage import storage_url
 from nas.search.study import load_study
-from nas.views.source import source_from_study
+from nas.views.source import Source, source_from_study
 from nas.views.train.checkpoint import CHECKPOINT_FILE, FINAL_FILE, METRICS_FILE
 from nas.views.train.loop import plan_run, resume_run, train_network
 from nas.views.train.recipe import Recipe
@@ -31,7 +31,8 @@ ATTR_FINALS = "finals"
 @dataclass(frozen=True)
 class Final:
     """One finalist: its trial, what it is (a found network or the reference `name`), the test accuracy of each
-    seed, their mean and sample standard deviation, its latency (with its kind) and whether it is in budget."""
+    seed, their mean and sample standard deviation, its latency (with its kind), its multiply-adds (MFLOPs) and
+    whether it is within the study's budget (latency or FLOPs, by the budget's kind)."""
 
     trial: int
     arch_id: str
@@ -44,6 +45,7 @@ class Final:
     latency_kind: str
     within_budget: bool
     epochs: int
+    flops_m: float | None = None
 
     @property
     def mean(self) -> float:
@@ -88,22 +90,32 @@ def stored_finals(study: Any) -> dict[int, Final]:
     return {int(n): Final.from_dict(d) for n, d in (study.user_attrs.get(ATTR_FINALS) or {}).items()}
 
 
-def _one_run(storage: str | None, study_name: str, rec: TrialRecord, seed: int, recipe: Recipe, out: Path,
-             train_examples: int | None, threads: int | None, progress: ProgressFn | None) -> float:
-    """Test accuracy of trial `rec` trained with `recipe` and `seed` in its own folder (read back, resumed or new)."""
-    run_dir = out / f"trial{rec.number}-seed{seed}"
+def seed_run(source_of: Callable[[], Source], run_dir: str | Path, seed: int, recipe: Recipe,
+             train_examples: int | None = None, threads: int | None = None, progress: ProgressFn | None = None,
+             dataset: str | None = None, resolution: int | None = None) -> float:
+    """Test accuracy of the network of `source_of()` trained with `recipe` and `seed` in `run_dir`: a finished run
+    is read back, an interrupted one continues from its checkpoint, else a new one starts (the source is only
+    opened then). The same run as `nas train --out run_dir --seed S [--dataset D --resolution R]`: by default
+    on the study's dataset at its proxy input (fashion-mnist at 32 px for an --arch network)."""
+    run_dir = Path(run_dir)
     if (run_dir / FINAL_FILE).is_file():
         acc = json.loads((run_dir / METRICS_FILE).read_text())["final"]["test_accuracy"]
         return float(acc if acc is not None else math.nan)
     if (run_dir / CHECKPOINT_FILE).is_file():
         setup, checkpoint, data = resume_run(run_dir, {})
     else:
-        source = source_from_study(storage, study_name, trial=rec.number)
-        setup, data = plan_run(source, None, None, seed, train_examples, recipe)
+        setup, data = plan_run(source_of(), dataset, resolution, seed, train_examples, recipe)
         checkpoint = None
         run_dir.mkdir(parents=True, exist_ok=True)
     result = train_network(setup, data, run_dir, checkpoint=checkpoint, threads=threads, progress=progress)
     return float(result.test_accuracy if result.test_accuracy is not None else math.nan)
+
+
+def _one_run(storage: str | None, study_name: str, rec: TrialRecord, seed: int, recipe: Recipe, out: Path,
+             train_examples: int | None, threads: int | None, progress: ProgressFn | None) -> float:
+    """Test accuracy of trial `rec` trained with `recipe` and `seed` in its own folder (read back, resumed or new)."""
+    return seed_run(lambda: source_from_study(storage, study_name, trial=rec.number),
+                    out / f"trial{rec.number}-seed{seed}", seed, recipe, train_examples, threads, progress)
 
 
 def finalize(storage: str | None, study_name: str, *, top: int, seeds: int, recipe: Recipe, out: str | Path,
@@ -122,6 +134,7 @@ def finalize(storage: str | None, study_name: str, *, top: int, seeds: int, reci
             accs.append(_one_run(storage, study_name, rec, seed, recipe, out, train_examples, threads, progress))
             finals[rec.number] = Final(rec.number, rec.arch_id, "reference" if rec.reference else "found",
                                        rec.reference or rec.arch_id, tuple(range(len(accs))), tuple(accs), rec.value,
-                                       rec.latency_ms, rec.latency.kind, rec.within_budget, recipe.epochs)
+                                       rec.latency_ms, rec.latency.kind, rec.within_budget, recipe.epochs,
+                                       rec.cost.flops_m)
             study.set_user_attr(ATTR_FINALS, {str(n): f.to_dict() for n, f in finals.items()})
     return sorted((finals[r.number] for r in chosen), key=lambda f: -f.mean)

@@ -59,7 +59,8 @@ class LatencyRecord:
 
     kind: "measured" (timed on the device; `measured_cv` its noise) or "predicted" (by `predictor`, typical
     relative error `predictor_error_rmspe` on held-out networks). `calibration` says where the platform's numbers
-    come from ("measured" on a device or "published" measurements). `budget_ms` is the search's budget, if any.
+    come from ("measured" on a device or "published" measurements). `budget_ms` is the search's latency budget, if
+    any; `budget` the search's budget with its unit ({value, unit, kind}: a latency or a FLOPs budget), if any.
     """
 
     latency_ms: float
@@ -76,6 +77,7 @@ class LatencyRecord:
     measured_cv: float | None = None
     calibration: str | None = None
     budget_ms: float | None = None
+    budget: dict[str, Any] | None = None
 
     @property
     def within_budget(self) -> bool | None:
@@ -193,7 +195,7 @@ def _best_number(study: Any, storage_label: str) -> int:
     res = load_results(study, storage_label)
     if res.best is None:
         raise SourceError(f"study {study.study_name!r} has no evaluated architecture within its "
-                          f"{res.config.budget_ms:g} ms budget; choose one with --trial N")
+                          f"{res.config.budget.label()} budget; choose one with --trial N")
     return res.best.number
 
 
@@ -204,7 +206,8 @@ def trial_latency(rec: TrialRecord) -> LatencyRecord:
         latency_ms=lat.latency_ms, kind=lat.kind, platform=lat.platform, runtime=lat.runtime, arch_id=rec.arch_id,
         resolution=p.resolution, batch=p.batch, predictor=p.predictor, predictor_error_rmspe=p.error_rmspe,
         predicted_ms=p.latency_ms, measured_ms=rec.measured.latency_ms if rec.measured else None,
-        measured_cv=rec.measured.cv if rec.measured else None, calibration=p.source, budget_ms=rec.budget_ms)
+        measured_cv=rec.measured.cv if rec.measured else None, calibration=p.source, budget_ms=rec.budget_ms,
+        budget=rec.budget.to_dict() if rec.budget is not None else None)
 
 
 def trial_accuracy(rec: TrialRecord, config: Any) -> SearchAccuracy:
@@ -252,10 +255,12 @@ def source_from_study(storage: str | None, study_name: str | None, trial: int | 
     latency = trial_latency(rec)
     notes = []
     if rec.status == REJECTED:
-        notes.append(f"over budget: rejected by the search ({rec.decided_by} {rec.latency_ms:.2f} ms > "
-                     f"{config.budget_ms:g} ms budget on {config.platform}); never trained during the search")
+        figure = (f"{rec.cost.flops_m:.1f} MFLOPs" if rec.budget_mflops is not None else
+                  f"{rec.decided_by} {rec.latency_ms:.2f} ms")
+        notes.append(f"over budget: rejected by the search ({figure} > {config.budget.label()} budget on "
+                     f"{config.platform}); never trained during the search")
     elif latency.within_budget is False:
-        notes.append(f"over budget: {latency.label()} > {config.budget_ms:g} ms")
+        notes.append(f"over budget: {latency.label()} > {config.budget.label()}")
     if t.state.name == "RUNNING":
         notes.append("the trial had not finished when exported")
     origin = Origin("study", "best" if best else "trial", name, label, name, number, rec.status)

@@ -17,7 +17,7 @@ from nas.search.recovery import Heartbeat, requeue, retry_of
 from nas.search.session import StopWhenDone, counted_trials, open_search_study, quiet_optuna
 from nas.search.strategies import make_sampler
 from nas.search.study import create_or_resume
-from nas.search.trial import CONSTRAINT, SearchContext, suggest
+from nas.search.trial import SearchContext, suggest
 
 
 class TrialFailed(Exception):
@@ -57,7 +57,7 @@ class Objective:
         rec = ctx.candidate(lambda d: suggest(trial, d), backend="optuna", study=trial.study, index=rung_of(trial))
         rec = replace(rec, retry_of=retry_of(trial))
         write_record(trial.storage, trial._trial_id, rec)
-        trial.set_constraint(CONSTRAINT, rec.constraint_ms)
+        trial.set_constraint(rec.constraint_name, rec.constraint)
         if rec.status == REJECTED:  # rejected before any training; the constraint tells the sampler why
             return self._values(rec)
 

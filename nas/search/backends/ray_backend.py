@@ -30,7 +30,7 @@ from nas.search.session import (MAX_DRAWS_PER_TRIAL, counted_trials, draws_exhau
                                 quiet_optuna)
 from nas.search.strategies import make_sampler
 from nas.search.study import create_or_resume
-from nas.search.trial import CONSTRAINT, SearchContext, suggest
+from nas.search.trial import SearchContext, suggest
 from search_space.errors import UserError
 
 METRIC = "accuracy"
@@ -47,7 +47,7 @@ def ray_trial(params: dict[str, Any], search_config: dict[str, Any]) -> None:
     torch.set_num_threads(1)
     ctx = SearchContext(config)
     spec = ctx.space.from_params({k: v for k, v in params.items() if k not in (NUMBER_KEY, RUNG_KEY)})
-    rec = replace(TrialRecord.candidate(spec, ctx.estimate(spec), config.budget_ms, backend="ray"),
+    rec = replace(TrialRecord.candidate(spec, ctx.estimate(spec), config.budget, backend="ray"),
                   rung=int(params.get(RUNG_KEY, 0)))
 
     def report(step: int, value: float) -> bool:
@@ -112,7 +112,7 @@ def _study_searcher_class() -> type:
                 rec = self.ctx.candidate(lambda d: suggest(trial, d), backend="ray", study=self.study, index=index)
                 rec = replace(rec, retry_of=retry_of(trial))
                 write_record(self.study._storage, trial._trial_id, rec)
-                trial.set_constraint(CONSTRAINT, rec.constraint_ms)
+                trial.set_constraint(rec.constraint_name, rec.constraint)
                 if rec.status == REJECTED:
                     self._tell(trial, rec)
                     continue

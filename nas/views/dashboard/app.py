@@ -15,7 +15,8 @@ from typing import Any
 
 from latency_models.profiles import Profile
 from nas.views.dashboard import figures
-from nas.views.dashboard.data import CATEGORIES, StudyData, load_profile, signature_of, spec_json_pretty, study_data
+from nas.views.dashboard.data import (CATEGORIES, StudyData, budget_words, load_profile, signature_of,
+                                     spec_json_pretty, study_data)
 from nas.views.dashboard.detail import TrialDetail, trial_detail
 from nas.search.storage import display_storage, open_read_only
 from nas.search.study import open_study, study_names
@@ -119,7 +120,7 @@ def header_children(data: StudyData) -> list[Any]:
     counts = " · ".join(f"{n} {c}" for c, n in data.counts.items() if n)
     lat = data.profile.label() if data.profile else data.profile_note
     return [html.Div([html.B("study "), html.Span(data.study, id="study-name"), f" · storage {data.storage}"]),
-            html.Div(f"platform {cfg.platform} · budget {cfg.budget_ms:g} ms · objective {cfg.objective} · "
+            html.Div(f"platform {cfg.platform} · {budget_words(cfg)} · objective {cfg.objective} · "
                      f"evaluator {cfg.evaluator} on {cfg.dataset} at {cfg.proxy_resolution}px (proxy task) · "
                      f"latency at {cfg.resolution}px"),
             html.Div(f"trials: {counts or 'none yet'} · value: {data.metric} · updated {data.loaded_at}",

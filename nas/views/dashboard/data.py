@@ -1,5 +1,6 @@
 """A study as plain tables for the dashboard and the report: one row per trial, the Pareto marking within the
-budget, hypervolume over trials, and the reference networks' predicted latency on the study's platform.
+budget (latency, or FLOPs for a FLOPs budget), hypervolume over trials, and the reference networks' predicted
+latency on the study's platform.
 
 Read-only: the study comes from `nas.search.storage.open_read_only`; nothing here writes to it.
 """
@@ -13,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from latency_models.profiles import Profile, ProfileError, require_profile
 from latency_models.platform import PlatformError
+from nas.search.budget import Budget
 from nas.search.config import SearchConfig
 from nas.search.record import ATTR_MEASURED, EVALUATED, INTERRUPTED, PRUNED, REJECTED, TrialRecord
 from nas.search.results import pareto_front
@@ -122,7 +124,13 @@ class StudyData:
     signature: str = ""
 
     @property
-    def budget_ms(self) -> float:
+    def budget(self) -> Budget:
+        """The study's budget with its unit (ms or MFLOPs)."""
+        return self.config.budget
+
+    @property
+    def budget_ms(self) -> float | None:
+        """The latency budget (None for a FLOPs budget: no budget line on the latency axis)."""
         return self.config.budget_ms
 
     def row(self, number: int) -> TrialRow | None:
@@ -166,6 +174,25 @@ def hypervolume_history(rows: Sequence[TrialRow], ref_value: float, ref_latency_
                 hv = hypervolume_2d(front, ref_value, ref_latency_ms)
         out.append((r.number, hv))
     return out
+
+
+def budget_words(config: SearchConfig) -> str:
+    """'budget 20 ms' or 'FLOPs budget 146 MFLOPs' (headers of the dashboard and the report)."""
+    return f"{'' if config.budget.is_latency else 'FLOPs '}budget {config.budget.label()}"
+
+
+def hypervolume_latency(rows: Sequence[TrialRow], config: SearchConfig) -> float:
+    """The reference latency of the hypervolume: the latency budget, or under a FLOPs budget (no latency bound)
+    HV_SLOWEST times the slowest evaluated trial's shown latency."""
+    if config.budget_ms is not None:
+        return config.budget_ms
+    lat = [r.latency_ms for r in rows if r.category in ("pareto", "dominated", "over budget")
+           and r.latency_ms is not None]
+    return HV_SLOWEST * max(lat) if lat else 1.0
+
+
+#: Under a FLOPs budget, the hypervolume's reference latency is this many times the slowest evaluated trial's.
+HV_SLOWEST = 1.1
 
 
 # ------------------------------------------------------------------------------------------------ trial rows
@@ -323,7 +350,8 @@ def study_data(study: Any, storage_label: str, profile: Profile | None = None, p
     metric, is_acc = metric_of(recs.values())
     values = [r.value for r in rows if r.value is not None]
     ref_value = min(0.0, min(values, default=0.0))
-    hv = hypervolume_history(rows, ref_value, config.budget_ms)
+    hv_latency = hypervolume_latency(rows, config)
+    hv = hypervolume_history(rows, ref_value, hv_latency)
     num_classes = _int(study.user_attrs.get("num_classes")) or 10
     if profile is None and not profile_note and with_references:
         profile, profile_note = load_profile(config.platform)
@@ -331,7 +359,7 @@ def study_data(study: Any, storage_label: str, profile: Profile | None = None, p
     refs = with_study_references(refs, list(recs.values()))
     return StudyData(study=study.study_name, storage=storage_label, config=config, num_classes=num_classes,
                      rows=tuple(rows), counts=counts, metric=metric, is_accuracy=is_acc, hypervolume=tuple(hv),
-                     hv_reference=(ref_value, config.budget_ms), references=tuple(refs),
+                     hv_reference=(ref_value, hv_latency), references=tuple(refs),
                      profile=profile_info(profile) if profile else None, profile_note=profile_note,
                      loaded_at=datetime.now().isoformat(sep=" ", timespec="seconds"),
                      signature=signature_of(trials, study))

@@ -20,7 +20,9 @@ COLORS = {"pareto": "#1f5fbf", "dominated": "#9a9a9a", "over budget": "#d62728",
 SYMBOLS = {"predicted": "circle", "measured": "diamond"}
 VARIANT_COLORS = {"v2": "#8ecae6", "v2_star": "#ffb703", "xception": "#b5e48c"}
 FAMILY_LABELS = {"shufflenet_v2": "ShuffleNet v2", "shufflenet_v1": "ShuffleNet v1 (g=3)",
-                 "mobilenet_v1": "MobileNet v1", "mobilenet_v2": "MobileNet v2", "xception": "Xception-like"}
+                 "mobilenet_v1": "MobileNet v1", "mobilenet_v2": "MobileNet v2", "xception": "Xception-like",
+                 "densenet": "DenseNet", "igcv2": "IGCV2", "igcv3_d": "IGCV3-D", "condensenet": "CondenseNet",
+                 "nasnet_a": "NASNet-A", "pnasnet_5": "PNASNet-5"}
 REJECTED_BAND = "rejected (not trained)"
 
 
@@ -119,7 +121,8 @@ def pareto_figure(data: StudyData, selected: int | None = None, height: int = 64
     if rejected:
         fig.add_trace(go.Scatter(
             x=[r.latency_ms for r in rejected], y=[REJECTED_BAND] * len(rejected), mode="markers",
-            name="rejected: predicted over budget, not trained", marker={"symbol": "x-thin", "size": 9,
+            name=("rejected: predicted over budget, not trained" if data.budget.is_latency else
+                  "rejected: over the FLOPs budget, not trained"), marker={"symbol": "x-thin", "size": 9,
                                                                         "color": COLORS["rejected"],
                                                                         "line": {"width": 2,
                                                                                  "color": COLORS["rejected"]}},
@@ -150,11 +153,13 @@ def pareto_figure(data: StudyData, selected: int | None = None, height: int = 64
                        f"<br>no accuracy on this proxy task" for r in refs],
             hovertemplate="%{hovertext}<extra></extra>"), row=2, col=1)
     lat = [r.latency_ms for r in evaluated + rejected if r.latency_ms is not None]
-    x_max = max([data.budget_ms * 1.3] + [v * 1.05 for v in lat])
+    budget_ms = data.budget_ms  # a latency budget is a line on the latency axis; a FLOPs budget is in the title
+    x_max = max(([budget_ms * 1.3] if budget_ms is not None else [1.0]) + [v * 1.05 for v in lat])
     beyond = [r for r in data.references if r.latency_ms > x_max]
-    fig.add_vline(x=data.budget_ms, line={"color": COLORS["budget"], "dash": "dash", "width": 2}, row="all", col=1)
-    fig.add_annotation(x=data.budget_ms, y=1.0, xref="x", yref="paper", text=f"budget {data.budget_ms:g} ms",
-                       showarrow=False, xanchor="left", yanchor="bottom", font={"color": COLORS["budget"]})
+    if budget_ms is not None:
+        fig.add_vline(x=budget_ms, line={"color": COLORS["budget"], "dash": "dash", "width": 2}, row="all", col=1)
+        fig.add_annotation(x=budget_ms, y=1.0, xref="x", yref="paper", text=f"budget {budget_ms:g} ms",
+                           showarrow=False, xanchor="left", yanchor="bottom", font={"color": COLORS["budget"]})
     p = data.profile
     note = (f"★ references: {len(scored)} evaluated by this study with its own evaluator (on the accuracy axis); "
             f"the others have no accuracy on the proxy task, so are placed on the latency axis only; {p.label()}, at "
@@ -166,7 +171,9 @@ def pareto_figure(data: StudyData, selected: int | None = None, height: int = 64
                        font={"size": 10, "color": "#555"})
     platform = data.rows[0].platform if data.rows else data.config.platform
     runtime = next((r.runtime for r in data.rows if r.runtime), "")
-    title = (f"{esc(data.metric)} vs latency on {esc(platform)} ({esc(runtime)}): study {esc(data.study)}"
+    flops = "" if data.budget.is_latency else (f" · FLOPs budget {esc(data.budget.label())} (within it: Pareto and "
+                                               f"dominated; latency shown, not bounded)")
+    title = (f"{esc(data.metric)} vs latency on {esc(platform)} ({esc(runtime)}): study {esc(data.study)}{flops}"
              f"<br><sup>● predicted latency · ◆ measured · ✕ rejected before training · ★ reference network</sup>")
     fig.update_layout(title={"text": title, "x": 0.01}, template="plotly_white", height=height,
                       legend={"orientation": "h", "y": -0.24, "x": 0, "yanchor": "top"},
@@ -191,8 +198,9 @@ def hypervolume_figure(data: StudyData, height: int = 320) -> Any:
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", line={"shape": "hv", "color": COLORS["pareto"]},
                                marker={"size": 4}, name="hypervolume",
                                hovertemplate="after trial %{x}: %{y:.4g}<extra></extra>"))
+    what = "budget" if data.budget.is_latency else "1.1x the slowest evaluated; the budget is in FLOPs"
     fig.update_layout(title={"text": f"Hypervolume over trials<br><sup>{esc(data.metric)} × ms dominated by the "
-                             f"front, reference point ({value_text(ref_v)}, {ref_l:g} ms = budget)</sup>",
+                             f"front, reference point ({value_text(ref_v)}, {ref_l:.4g} ms = {what})</sup>",
                              "x": 0.01},
                       template="plotly_white", height=height, xaxis_title="trial", yaxis_title="hypervolume",
                       margin={"l": 70, "r": 20, "t": 70, "b": 50}, showlegend=False, uirevision=data.study)

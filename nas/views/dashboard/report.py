@@ -14,7 +14,7 @@ from typing import Any
 
 from latency_models.profiles import Profile
 from nas.views.dashboard import figures
-from nas.views.dashboard.data import StudyData, TrialRow, load_profile
+from nas.views.dashboard.data import StudyData, TrialRow, budget_words, load_profile
 from nas.views.dashboard.detail import TrialDetail, trial_detail
 from search_space.errors import UserError
 
@@ -106,17 +106,17 @@ def report_html(data: StudyData, profile: Profile | None) -> str:
              "<h2>Trials</h2>", trial_table_html(data.rows)]
     if best is not None:
         detail = trial_detail(data, best.number, profile)
-        parts += [f"<h2>Best within {cfg.budget_ms:g} ms: trial {best.number}</h2>", '<div class="grid"><div>',
+        parts += [f"<h2>Best within {escape(cfg.budget.label())}: trial {best.number}</h2>", '<div class="grid"><div>',
                   _fig_html(figures.architecture_figure(detail), False), "</div><div>",
                   _fig_html(figures.breakdown_figure(detail), False), "</div></div>",
                   detail_html(detail) if detail else ""]
     else:
-        parts.append(f"<h2>Best</h2><p>no evaluated architecture is within {cfg.budget_ms:g} ms yet</p>")
+        parts.append(f"<h2>Best</h2><p>no evaluated architecture is within {escape(cfg.budget.label())} yet</p>")
     if any(r.measured_ms is not None for r in data.rows):
         parts += ["<h2>Predictor quality</h2>", _fig_html(figures.predictor_figure(data), False)]
     profile_line = escape(data.profile.label()) if data.profile else escape(data.profile_note)
     header = (f"<h1>Search report: {escape(data.study)}</h1><div class='meta'>storage {escape(data.storage)} · "
-              f"platform {escape(cfg.platform)} · budget {cfg.budget_ms:g} ms · objective {escape(cfg.objective)} · "
+              f"platform {escape(cfg.platform)} · {budget_words(cfg)} · objective {escape(cfg.objective)} · "
               f"evaluator {escape(cfg.evaluator)} on {escape(cfg.dataset)} at {cfg.proxy_resolution}px (proxy task) · "
               f"latency at {cfg.resolution}px<br>trials: {counts or 'none'} · value: {escape(data.metric)}"
               f"<br>latency labels: each trial says measured or predicted; references are {profile_line}"

@@ -120,6 +120,7 @@ def build_metadata(*, source: Source, spec: NetSpec, fmt: str, model_file: str, 
         "platform": source.platform or ({"name": source.latency.platform, "runtime": source.latency.runtime}
                                         if source.latency else None),
         "budget_ms": source.latency.budget_ms if source.latency else None,
+        "budget": source.latency.budget if source.latency else None,
         "within_budget": source.latency.within_budget if source.latency else None,
         "latency": latency,
         "latency_exported": _latency(exported_latency, f"the exported network ({spec.label()} at {spec.resolution} "
