@@ -145,6 +145,25 @@ class SearchSpace:
         """A uniformly drawn member (each dimension independently uniform)."""
         return self.build(lambda d: d.draw(rng))
 
+    def sample_scaled(self, rng: np.random.Generator, jitter: float = 0.15) -> ArchSpec:
+        """A member whose size dimensions (resolution, head width, every stage's width and depth) sit around one
+        level t ~ U(0, 1) of their ranges (each at t plus N(0, `jitter`), clipped), the unit choices uniform.
+
+        Independent uniform dimensions make almost every member middle-sized (the sizes of many dimensions add
+        up), so small or large networks are rare: under a tight budget one uniform draw in thousands fits. Drawing
+        the level first spreads members evenly over sizes."""
+        t = float(rng.random())
+        sized = {"resolution", "head_width"}
+
+        def ask(d: Dim) -> Any:
+            vals = d.values()
+            if d.name in sized or d.name.endswith(("_width", "_depth")):
+                pos = min(1.0, max(0.0, t + float(rng.normal(0.0, jitter))))
+                return vals[int(round(pos * (len(vals) - 1)))]
+            return d.draw(rng)
+
+        return self.build(ask)
+
     def from_params(self, params: Mapping[str, Any]) -> ArchSpec:
         """The spec of a parameter dict (as stored by Optuna / Ray); ParamError names a missing/bad one."""
         def ask(d: Dim) -> Any:

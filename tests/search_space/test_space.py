@@ -82,3 +82,18 @@ def test_with_fixed_removes_the_dimension(space):
     assert spec.resolution == 224 and spec.num_classes == 10
     assert "resolution" not in fixed.to_params(spec)
     assert space.size_log10() > fixed.size_log10() > 30
+
+
+def test_scaled_samples_are_members_spread_over_sizes():
+    from search_space.cost import cost
+
+    space = SearchSpace.default()
+    scaled = [space.sample_scaled(np.random.default_rng(i)) for i in range(200)]
+    uniform = [space.sample(np.random.default_rng(i)) for i in range(200)]
+    assert all(space.contains(s) for s in scaled)
+    assert space.sample_scaled(np.random.default_rng(3)) == scaled[3]  # seeded
+    f_scaled = np.array([cost(s).flops_m for s in scaled])
+    f_uniform = np.array([cost(s).flops_m for s in uniform])
+    # the same space, but small and large members are common instead of rare
+    assert np.percentile(f_scaled, 5) < 0.7 * np.percentile(f_uniform, 5)
+    assert np.percentile(f_scaled, 95) > np.percentile(f_uniform, 95)
