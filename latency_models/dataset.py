@@ -55,9 +55,11 @@ def drift_factors(frame: pd.DataFrame, speed_ms: float | None = None) -> np.ndar
     """Per row: the drift reference's latency at that time over `speed_ms` (default: its median over this table;
     1 where the table has no reference).
 
-    A row timed beside the reference (`ref_ms`, paired timing) uses that very timing; other rows interpolate
-    the drift reference's timings over time. Dividing a latency by its factor puts every row on the speed at
-    which the reference takes `speed_ms` (several files fit together share one: `reference_speed_ms` of all).
+    A row timed beside the reference (paired timing) uses that pairing: its `ratio_to_ref` (the ratio of the two
+    networks' fastest runs, which the machine's load disturbs least) when it has one, else the reference's
+    `ref_ms`; a layer row takes the factor of its network's row (same network, same round); other rows
+    interpolate the drift reference's timings over time. Dividing a latency by its factor puts every row on the
+    speed at which the reference takes `speed_ms` (several files fit together share one: `reference_speed_ms`).
     """
     ref = frame[frame["role"] == "drift_ref"]
     if len(ref) < 2:
@@ -67,8 +69,21 @@ def drift_factors(frame: pd.DataFrame, speed_ms: float | None = None) -> np.ndar
     order = np.argsort(t_ref)
     t = pd.to_datetime(frame["measured_at"]).astype("int64").to_numpy(dtype=float)
     at = np.interp(t, t_ref[order], v_ref[order])
-    paired = frame["ref_ms"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    return np.where(np.isfinite(paired), paired, at) / (speed_ms if speed_ms else np.median(v_ref))
+    speed = speed_ms if speed_ms else float(np.median(v_ref))
+    paired = _floats(frame["ref_ms"])
+    factor = np.where(np.isfinite(paired), paired, at) / speed
+    ratio = _floats(frame["ratio_to_ref"])
+    has = np.isfinite(ratio) & (frame["kind"] == "network").to_numpy()
+    factor[has] = frame["latency_ms"].astype(float).to_numpy()[has] / (ratio[has] * speed)
+    keys = list(zip(frame["arch_id"].astype(str), frame["round"].astype(int)))
+    by_network = {keys[i]: factor[i] for i in np.flatnonzero(has & (frame["role"] != "drift_ref").to_numpy())}
+    for i in np.flatnonzero((frame["kind"] == "layer").to_numpy()):
+        factor[i] = by_network.get(keys[i], factor[i])
+    return factor
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    return column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
 def network_table(timings: Iterable[Timings], correct_drift: bool = True) -> pd.DataFrame:

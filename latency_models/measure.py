@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from latency_models.backends import Backend, MeasurementError, Prepared, get_backend
-from latency_models.backends.base import MAX_RUNS, MIN_TIMED_S, MIN_WARMUP_S
+from latency_models.backends.base import MAX_RUNS, MIN_TIMED_S, MIN_WARMUP_S, RUN_NODE
 from latency_models.backends.torch_cpu import torch_threads
 from latency_models.platform import Platform, PlatformError, builtin_platforms
-from latency_models.stats import NOISE_CV_THRESHOLD, NOISE_RETRIES, Timing, least_noisy, summarize
+from latency_models.stats import NOISE_CV_THRESHOLD, NOISE_RETRIES, Timing, least_noisy, scaled, summarize
 from latency_models.timings import TimingRow, block_id, layer_row, network_row, unit_row
 from search_space.blocks import Block, spatial_sizes
 from search_space.plan import plan
@@ -206,13 +206,15 @@ class Job:
         assert self.block is not None
         return block_inference_module(self.block)
 
-    def row(self, timing: Timing, batch: int, round: int, ref_ms: float | None = None) -> TimingRow:
+    def row(self, timing: Timing, batch: int, round: int, ref: Timing | None = None) -> TimingRow:
+        """The job's row; `ref`: the drift reference timed beside it."""
         if self.kind == "network":
             assert self.spec is not None
-            return network_row(self.spec, timing, batch, round, self.role, ref_ms)
+            return network_row(self.spec, timing, batch, round, self.role, ref)
         assert self.block is not None
         return replace(unit_row(self.block, self.h, self.w, batch, timing, self.family, round, self.role),
-                       ref_ms=ref_ms)
+                       ref_ms=ref.latency_ms if ref is not None else None,
+                       ratio_to_ref=timing.min_ms / ref.min_ms if ref is not None else None)
 
 
 def network_jobs(specs: Iterable[NetSpec], role: str = "sample") -> list[Job]:
@@ -307,7 +309,7 @@ def measure_jobs(jobs: Sequence[Job], platform: Platform, *, rounds: int = 1, se
                 if ref_prepared is not None and ref_job is not None and pos in drift_points:
                     tick(f"round {r}: drift reference {ref_job.label}")
                     ref = time_robust(backend, ref_prepared, settings)
-                    emit(ref_job.row(ref, batch, r, ref.latency_ms))
+                    emit(ref_job.row(ref, batch, r, ref))
                     done += 1
                 if pos == len(jobs) or (deadline_s is not None and time.perf_counter() - started > deadline_s):
                     break
@@ -316,13 +318,13 @@ def measure_jobs(jobs: Sequence[Job], platform: Platform, *, rounds: int = 1, se
                 with backend.prepare(job.target(), job.input_shape(batch), platform, job.label) as prepared:
                     if paired:
                         ref, timing = time_interleaved(backend, [ref_prepared, prepared], settings)  # type: ignore[list-item]
-                        emit(ref_job.row(ref, batch, r, ref.latency_ms))  # type: ignore[union-attr]
+                        emit(ref_job.row(ref, batch, r, ref))  # type: ignore[union-attr]
                     else:
                         ref, timing = None, time_robust(backend, prepared, settings)
                     ref_ms = ref.latency_ms if ref is not None else None
-                    emit(job.row(timing, batch, r, ref_ms))
+                    emit(job.row(timing, batch, r, ref))
                     if layer_runs and job.kind == "network":
-                        for row in layer_rows(backend, prepared, job, layer_runs, batch, r, ref_ms):
+                        for row in layer_rows(backend, prepared, job, layer_runs, batch, r, ref_ms, timing):
                             emit(row)
                 done += 1
             if deadline_s is not None and time.perf_counter() - started > deadline_s:
@@ -338,13 +340,18 @@ def measure_jobs(jobs: Sequence[Job], platform: Platform, *, rounds: int = 1, se
 
 
 def layer_rows(backend: Backend, prepared: Prepared, job: Job, runs: int, batch: int, round: int,
-               ref_ms: float | None) -> list[TimingRow]:
-    """Rows of the matrix layers of a prepared network job, timed inside it by the runtime's profiler."""
+               ref_ms: float | None, network: Timing) -> list[TimingRow]:
+    """Rows of the matrix layers of a prepared network job, timed inside it by the runtime's profiler and put on
+    the network's own timing `network`: each layer's times are scaled by the network's latency over the sum of
+    all its profiled nodes (so the machine's speed while profiling cancels, and a network's nodes add up to what
+    its row says; the profiler's own overhead between nodes is left out)."""
     from latency_models.layer_timing import match_layers
 
     assert job.spec is not None
     nodes = backend.profile_nodes(prepared, runs)
-    return [layer_row(job.spec, layer, node.timing, batch, round, job.role, ref_ms)
+    total = sum(n.timing.latency_ms for n in nodes if n.name != RUN_NODE)
+    scale = network.latency_ms / total if total > 0 else 1.0
+    return [layer_row(job.spec, layer, scaled(node.timing, scale), batch, round, job.role, ref_ms)
             for layer, node in match_layers(job.spec, nodes)]
 
 

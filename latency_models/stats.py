@@ -78,3 +78,9 @@ def repeat_noise(first_ms: Sequence[float], second_ms: Sequence[float]) -> tuple
         raise ValueError("need two equally long, non-empty sequences of latencies")
     rel = np.abs(a / b - 1.0)
     return float(np.median(rel)), float(np.percentile(rel, 90))
+
+
+def scaled(t: Timing, factor: float) -> Timing:
+    """The timing with every time multiplied by `factor` (its CV and noise flag unchanged)."""
+    return replace(t, latency_ms=t.latency_ms * factor, iqr_ms=t.iqr_ms * factor, min_ms=t.min_ms * factor,
+                   samples_ms=None if t.samples_ms is None else tuple(v * factor for v in t.samples_ms))

@@ -50,12 +50,14 @@ COLUMN_TYPES: dict[str, str] = {
     "stride": "int", "kernel": "int", "variant": "str", "split_ratio": "float", "se": "bool",
     "residual": "bool", "first": "bool",
     "latency_ms": "float", "iqr_ms": "float", "cv": "float", "min_ms": "float", "samples": "int",
-    "noisy": "bool", "round": "int", "role": "str", "measured_at": "str", "ref_ms": "float",
+    "noisy": "bool", "round": "int", "role": "str", "measured_at": "str", "ref_ms": "float", "ratio_to_ref": "float",
 }
 COLUMNS: tuple[str, ...] = tuple(COLUMN_TYPES)
 #: Columns a file may lack (written by an older version): they load as empty. `ref_ms` is the drift reference
-#: network's latency timed beside the row (interleaved run by run), the machine's speed at that moment.
-OPTIONAL_COLUMNS = ("ref_ms",)
+#: network's latency timed beside the row (interleaved run by run), the machine's speed at that moment;
+#: `ratio_to_ref` the row's fastest run over the reference's fastest run in that pairing, the drift-free figure
+#: (the fastest runs are what a loaded machine disturbs least).
+OPTIONAL_COLUMNS = ("ref_ms", "ratio_to_ref")
 #: Columns every row must fill; then those each kind must fill as well.
 REQUIRED = ("kind", "arch_id", "family", "batch", "latency_ms", "iqr_ms", "cv", "min_ms", "samples", "noisy",
             "round", "role", "measured_at")
@@ -106,6 +108,7 @@ class TimingRow:
     residual: bool | None = None
     first: bool | None = None
     ref_ms: float | None = None
+    ratio_to_ref: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -129,12 +132,13 @@ def _timing_fields(t: Timing) -> dict[str, Any]:
 
 
 def network_row(spec: ArchSpec | BaselineSpec, timing: Timing, batch: int, round: int = 1,
-                role: str = "sample", ref_ms: float | None = None) -> TimingRow:
-    """The row of a whole network timed at its resolution with `batch` inputs (`ref_ms`: the drift reference
-    timed beside it)."""
+                role: str = "sample", ref: Timing | None = None) -> TimingRow:
+    """The row of a whole network timed at its resolution with `batch` inputs (`ref`: the drift reference timed
+    beside it, run by run)."""
     return TimingRow(kind="network", arch_id=spec.arch_id, name=spec.name, family=spec.family,
                      resolution=spec.resolution, batch=batch, spec_json=spec.to_json(), round=round, role=role,
-                     ref_ms=ref_ms, **_timing_fields(timing))
+                     ref_ms=ref.latency_ms if ref is not None else None,
+                     ratio_to_ref=timing.min_ms / ref.min_ms if ref is not None else None, **_timing_fields(timing))
 
 
 #: What identifies a layer's shape for latency: its kind, channels, input / output size, kernel, stride, groups.
@@ -536,6 +540,9 @@ def validate_frame(raw: pd.DataFrame, source: str = "timings", csv_lines: bool =
         fail(col, ~((frame[col] > 0) & (frame[col] < math.inf)), "must be a positive, finite number of milliseconds")
     fail("ref_ms", frame["ref_ms"].notna() & ~((frame["ref_ms"] > 0) & (frame["ref_ms"] < math.inf)),
          "must be empty or a positive, finite number of milliseconds")
+    fail("ratio_to_ref", frame["ratio_to_ref"].notna() & ~((frame["ratio_to_ref"] > 0) &
+                                                           (frame["ratio_to_ref"] < math.inf)),
+         "must be empty or a positive, finite ratio")
     fail("iqr_ms", ~(frame["iqr_ms"] >= 0), "must be a non-negative number of milliseconds")
     fail("cv", ~(frame["cv"] >= 0), "must be non-negative")
     fail("min_ms", frame["min_ms"] > frame["latency_ms"], "exceeds latency_ms (the median run)")

@@ -35,6 +35,10 @@ class MeasurementError(UserError):
     """A measurement cannot run (no device, a runtime missing, an export or session failure)."""
 
 
+#: The name of the NodeTiming of whole forward passes in a per-node profile (`Backend.profile_nodes`).
+RUN_NODE = "model_run"
+
+
 @dataclass(frozen=True)
 class NodeTiming:
     """One operator of a network as the runtime ran it, timed by the runtime's profiler inside the whole network:
@@ -133,7 +137,8 @@ class Backend(ABC):
 
     def profile_nodes(self, prepared: Prepared, runs: int, warmup_s: float = MIN_WARMUP_S) -> list[NodeTiming]:
         """Per-operator times of `runs` forward passes inside the whole network (after `warmup_s` s of warm-up),
-        from the runtime's own profiler; MeasurementError for a runtime without one."""
+        from the runtime's own profiler, and the passes themselves as a node named RUN_NODE; MeasurementError for a
+        runtime without one."""
         raise MeasurementError(f"the {self.name} backend cannot time the layers of a network (ONNX Runtime can)")
 
     def ensure_available(self, platform: Platform) -> None:

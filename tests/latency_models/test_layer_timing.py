@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from latency_models.backends import NodeTiming, get_backend
+from latency_models.backends.base import RUN_NODE
 from latency_models.backends.onnxruntime_cpu import node_timings
 from latency_models.dataset import drift_factors, training_set
 from latency_models.layer_timing import match_layers
@@ -38,8 +39,9 @@ def test_the_profilers_events_become_node_timings():
     events = [{"cat": "Session", "name": "model_run", "dur": 99}]
     events += [ev("/0/conv/Conv", d) for d in (900.0, 10.0, 12.0, 11.0)] + [ev("/1/Relu", 2.0, "Relu")]
     nodes = node_timings(events, runs=3)
-    assert [n.name for n in nodes] == ["/0/conv/Conv", "/1/Relu"]
-    conv = nodes[0]
+    assert [n.name for n in nodes] == [RUN_NODE, "/0/conv/Conv", "/1/Relu"]  # whole passes, then the nodes
+    assert nodes[0].timing.latency_ms == pytest.approx(0.099)
+    conv = nodes[1]
     assert conv.op == "Conv" and conv.inputs == ((1, 8, 4, 4), (16, 8, 1, 1)) and conv.outputs == ((1, 16, 4, 4),)
     assert conv.timing.samples == 3 and conv.timing.latency_ms == pytest.approx(0.011)  # the warm-up run is left out
 
@@ -101,7 +103,9 @@ def test_paired_timing_with_layers_writes_rows_a_fit_can_use(tmp_path, tiny_spec
     nets = [r for r in rows if r.kind == "network" and r.role != "drift_ref"]
     assert len(refs) == len(nets) == 2 and kinds["layer"] == sum(len(matrix_layers(s)) for s in specs)
     for net, ref in zip(nets, refs):  # each network row carries the reference timed beside it
-        assert net.ref_ms == ref.latency_ms == ref.ref_ms
+        assert net.ref_ms == ref.latency_ms == ref.ref_ms and net.ratio_to_ref == net.min_ms / ref.min_ms
+        layers = [r for r in rows if r.kind == "layer" and r.arch_id == net.arch_id]
+        assert 0.1 * net.latency_ms < sum(r.latency_ms for r in layers) < net.latency_ms  # on its timing
     t = load_timings(path)
     data = training_set([t])
     assert len(data.specs) == 2 and len(data.layers) == kinds["layer"]
@@ -111,23 +115,26 @@ def test_paired_timing_with_layers_writes_rows_a_fit_can_use(tmp_path, tiny_spec
 def test_drift_factors_use_the_paired_reference_timing():
     spec = reference_spec("shufflenet_v2_x0_5").with_resolution(TINY_RES)
     t = timing(1.0)
-    rows = [network_row(spec, timing(2.0), 1, role="drift_ref", ref_ms=2.0),
-            network_row(spec, t, 1, ref_ms=2.0),
-            network_row(spec, timing(4.0), 1, role="drift_ref", ref_ms=4.0),
-            network_row(spec, t, 1, ref_ms=4.0),
-            layer_row(spec, matrix_layers(spec)[0], t, 1, ref_ms=4.0)]
+    slow, fast = timing(4.0), timing(2.0)
+    rows = [network_row(spec, fast, 1, role="drift_ref", ref=fast),
+            network_row(spec, t, 1, ref=fast),
+            network_row(spec, slow, 1, role="drift_ref", round=2, ref=slow),
+            network_row(spec, t, 1, round=2, ref=slow),
+            layer_row(spec, matrix_layers(spec)[0], t, 1, round=2, ref_ms=4.0)]
+    assert rows[1].ratio_to_ref == pytest.approx(0.5) and rows[1].ref_ms == 2.0  # fastest runs, and the median
     frame = rows_frame(rows)
-    f = drift_factors(frame)
-    assert f[1] == pytest.approx(2.0 / 3.0) and f[3] == pytest.approx(4.0 / 3.0) and f[4] == f[3]
+    f = drift_factors(frame)  # on the reference's median speed (3 ms): the network at 0.5 x 3 ms, then 0.25 x 3 ms
+    assert f[1] == pytest.approx(1.0 / 1.5) and f[3] == pytest.approx(1.0 / 0.75) and f[4] == f[3]
     assert drift_factors(frame, speed_ms=2.0)[3] == pytest.approx(2.0)
 
 
 def test_files_without_ref_ms_still_load(tmp_path):
     spec = reference_spec("shufflenet_v2_x0_5").with_resolution(TINY_RES)
     path = tmp_path / "old.csv"
-    rows_frame([network_row(spec, timing(1.0), 1)]).drop(columns=["ref_ms"]).to_csv(path, index=False)
+    rows_frame([network_row(spec, timing(1.0), 1)]).drop(columns=["ref_ms", "ratio_to_ref"]).to_csv(path,
+                                                                                                 index=False)
     meta = TimingsMeta.collect(ORT).to_dict()
     meta["schema_version"] = 1
     meta_path(path).write_text(json.dumps(meta))
     t = load_timings(path)
-    assert t.frame["ref_ms"].isna().all() and np.isfinite(training_set([t]).latency_ms).all()
+    assert t.frame["ref_ms"].isna().all() and t.frame["ratio_to_ref"].isna().all() and np.isfinite(training_set([t]).latency_ms).all()
