@@ -25,18 +25,9 @@ from search_space.cost import cost
 from search_space.references import reference_spec
 from search_space.space import SearchSpace
 
+from ranking import kendall_tau  # benchmarks/ranking.py (this script's folder is on sys.path)
+
 REFS = ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0")
-
-
-def kendall_tau(a: list[float], b: list[float]) -> float:
-    """Kendall tau-b of two equally long score lists (ties count as neither concordant nor discordant)."""
-    n, conc, disc = len(a), 0, 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            s = np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])
-            conc += s > 0
-            disc += s < 0
-    return float((conc - disc) / max(1, n * (n - 1) // 2))
 
 
 def budget(args: argparse.Namespace) -> None:

@@ -1,0 +1,798 @@
+"""Rank fidelity of the accuracy evaluators (issue 12): Kendall tau of each against stand-alone training; resumable.
+
+    python benchmarks/rank_fidelity.py --stage all [--out runs/rank-fidelity] [--threads 1]
+    python benchmarks/rank_fidelity.py --stage report --out runs/rank-fidelity    # at any time, from the state
+    python benchmarks/rank_fidelity.py --stage all --quick                        # smoke run (a few minutes)
+
+Stages; each continues from DIR/state.json, which is rewritten after every finished unit (a training run, an
+evaluator's score of one architecture, a supernet epoch), so an interruption loses at most the current unit and a
+rerun of the same command continues (also in another session). Settings are stored on the first run; a rerun that
+gives a different one stops with one line (only --mf-rungs, which adds or drops multi-fidelity columns, and
+--sn-epochs, which continues the supernet and scores it again, may change).
+
+  arch      members of the default search space (deployment input, dataset's classes) spread over the predicted
+            latency range of one budget on the platform (shipped profile, no measuring): `--archs` equal latency
+            bins over [lo, hi] x budget, each filled by the first seeded draw that lands in it, drawn from nested
+            width-capped sub-spaces of the default space (a uniform draw is almost never this small: with the arm
+            profile, 0.15 % of the default space is within 20 ms and its cheapest member takes 11.4 ms); plus the
+            registered ShuffleNet v2 references that are members and within the budget. Then one epoch of the
+            median network is timed at `--threads` on a small subset (images/s) and the run's duration projected.
+  supernet  `nas supernet train`'s library (SupernetRun / prepare_data / train_supernet / resume_state) on the
+            search's dataset, proxy input and split seed; its space: the default space with widths and head widths
+            capped at what the chosen networks and the proposal reach (every chosen network is a path); its paths:
+            uniform within the budget on the platform (PathSampler over that space, rejection by the profile).
+            Remove DIR/supernet.pt to train it again (its scores and the throughput are then redone).
+  score     every architecture scored on the search's validation split by: synflow, naswot, supernet (BN
+            recalibrated, the evaluator's default bn_batches), supernet-nobn (the extracted network with the
+            supernet's own running statistics), proxy (the `train` evaluator as a search runs it: 1 epoch of 4000
+            images), mf-rK (the `train` evaluator at rung K of `--rungs 3 --eta 3`: nas.search.fidelity.rung gives
+            epochs and images, the search's data_at rule the data); then the supernet's throughput.
+  truth     each network trained stand-alone with one fixed recipe (nas.views.train.train_network: the code of
+            `nas train`, checkpointed every epoch and resumed exactly) for every seed; test accuracy on the test split.
+  report    tables (architectures, tau, recipe, spread, supernet, throughput) printed and written to DIR/report.md
+            and DIR/report.json.
+  all       arch, supernet, score (all but multi-fidelity), truth, score (multi-fidelity), report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from latency_models.profiles import require_profile
+from nas.data import load_dataset, prepare_proxy
+from nas.evaluators import SearchSettings, proxy_spec, search_evaluator
+from nas.evaluators.supernet import (PathSampler, SupernetEvaluator, SupernetRun, file_sha256, prepare_data,
+                                     read_supernet, resume_state, train_supernet)
+from nas.evaluators.supernet.evaluator import DEFAULT_BN_BATCHES
+from nas.evaluators.supernet.train import sampling_space
+from nas.evaluators.training import proxy_inputs, recalibrate_bn, top1
+from nas.search.config import SearchConfig
+from nas.search.fidelity import rung
+from nas.views.source import source_from_arch
+from nas.views.train import (CHECKPOINT_FILE, FINAL_FILE, METRICS_FILE, Recipe, RunSetup, prepare_out_dir,
+                             read_checkpoint, train_network)
+from nas.views.train.checkpoint import read_torch
+from nas.views.train.loop import CHANNELS, VAL_FRACTION
+from search_space.cost import cost
+from search_space.fileio import atomic_write
+from search_space.modules import to_inference
+from search_space.references import reference_names, reference_spec
+from search_space.space import SearchSpace
+from search_space.spec import ArchSpec, spec_from_dict
+
+from ranking import kendall_tau, mean_pairwise_tau  # benchmarks/ranking.py (this script's folder is on sys.path)
+
+STATE_VERSION = 1
+CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "proxy")
+PROPOSAL_STEPS = 7  # width caps 0, t/6, ..., t of the proposal's nested sub-spaces
+MAX_DRAWS = 200_000
+
+#: Settings of the real run and of --quick. Ground truth: one pass over 36,000 distinct images in batches of 64 (lr
+#: 0.05 by the recipe's linear scaling: 562 steps) rather than the issue's 12k x 4 epochs (seeds 2.6 points apart):
+#: more distinct images and more steps for the same CPU. Measured on the shared 2-core machine, one thread at nice 10
+#: on one core (50-65 % of it): one epoch of `nas train`'s loop runs 90-140 images/s wall for a 6-MFLOP proxy
+#: network (the training step alone ~325 images/s of CPU; the proxy transform, augmentation, BN re-estimation and
+#: validation take the rest), so the 26 runs take ~2.5-3 h, the supernet (2000 steps of 64) 26 min, the proxy and
+#: the scores ~0.2 h; multi-fidelity rung 1 adds ~1 h and the top rung (9 epochs x 36,000 images a network) ~9 h.
+DEFAULTS: dict[str, Any] = {
+    "platform": "arm", "budget_ms": 20.0, "dataset": "fashion-mnist", "archs": 12, "arch_seed": 0,
+    "lat_range": [0.6, 1.0], "width_frac": 0.3,
+    "seeds": [0, 1], "truth_train": 36000, "truth_epochs": 1, "truth_batch": 64, "truth_lr": None,
+    "truth_val": 1000, "truth_test": None,
+    "sn_train": 32000, "sn_epochs": 4, "sn_budget_paths": True,
+    "search_train": None, "search_val": None, "rungs": 3, "eta": 3, "mf_rungs": [1, 2],
+    "throughput_n": 30, "timing_examples": 2048,
+}
+QUICK: dict[str, Any] = {
+    "archs": 3, "truth_train": 512, "truth_val": 200, "truth_test": 1000, "sn_train": 640, "sn_epochs": 1,
+    "search_train": 128, "search_val": 200, "mf_rungs": [1], "throughput_n": 4, "timing_examples": 256,
+}
+MUTABLE = ("mf_rungs", "sn_epochs")  # more columns / a longer supernet (resumed; its scores are then redone)
+
+
+# ------------------------------------------------------------------------------------------------- state
+def _plain(x: Any) -> Any:
+    """JSON form of what json does not know: numpy numbers as numbers, anything else (a Path) as text."""
+    return x.item() if isinstance(x, np.generic) else str(x)
+
+
+def write_json(obj: Any, path: Path) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=_plain) + "\n"))
+
+
+def save_state(state: dict[str, Any], out: Path) -> None:
+    write_json(state, out / "state.json")
+
+
+def load_state(out: Path, given: dict[str, Any], quick: bool) -> dict[str, Any]:
+    """The state in `out` (settings given again must match the stored ones) or a new one from the given settings."""
+    path = out / "state.json"
+    if path.is_file():
+        state = json.loads(path.read_text())
+        cfg = state["config"]
+        for key, value in given.items():
+            if value is None or cfg.get(key) == value:
+                continue
+            if key in MUTABLE:
+                cfg[key] = value
+                continue
+            sys.exit(f"error: --{key.replace('_', '-')} {value} differs from the run in {out} "
+                     f"({cfg.get(key)}); drop the option to continue it, or give another --out")
+        return state
+    cfg = {**DEFAULTS, **(QUICK if quick else {}), **{k: v for k, v in given.items() if v is not None}, "quick": quick}
+    search = SearchConfig(platform=cfg["platform"], budget_ms=cfg["budget_ms"], rungs=cfg["rungs"], eta=cfg["eta"])
+    cfg["search_train"] = cfg["search_train"] or search.train_examples
+    cfg["search_val"] = cfg["search_val"] or search.val_examples
+    cfg.update(search_seed=search.seed, proxy_resolution=search.proxy_resolution, resolution=search.resolution,
+               search_epochs=search.epochs)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {"version": STATE_VERSION, "config": cfg, "archs": [], "timing": None, "truth": {}, "supernet": None,
+             "scores": {}, "score_meta": {}, "throughput": None}
+    save_state(state, out)
+    return state
+
+
+class Context:
+    """What the stages share: the state, its folder, threads, and (loaded once) dataset, profile and data."""
+
+    def __init__(self, state: dict[str, Any], out: Path, threads: int):
+        self.state, self.out, self.threads = state, out, threads
+        self.cfg = state["config"]
+        self._data: dict[int, Any] = {}
+        self._ds: Any = None
+        self._profile: Any = None
+
+    def save(self) -> None:
+        save_state(self.state, self.out)
+
+    @property
+    def ds(self) -> Any:
+        if self._ds is None:
+            self._ds = load_dataset(self.cfg["dataset"])
+        return self._ds
+
+    @property
+    def profile(self) -> Any:
+        if self._profile is None:
+            self._profile = require_profile(self.cfg["platform"])
+        return self._profile
+
+    def search_config(self) -> SearchConfig:
+        c = self.cfg
+        return SearchConfig(platform=c["platform"], budget_ms=c["budget_ms"], train_examples=c["search_train"],
+                            val_examples=c["search_val"], rungs=c["rungs"], eta=c["eta"], seed=c["search_seed"])
+
+    def data_at(self, index: int) -> Any:
+        """The search's proxy data at multi-fidelity rung `index` (nas.search.trial.SearchContext.data_at's rule)."""
+        if index not in self._data:
+            c = self.cfg
+            r = rung(self.search_config(), index)
+            self._data[index] = prepare_proxy(self.ds, resolution=c["proxy_resolution"], channels=3,
+                                              max_train=min(r.train_examples, len(self.ds.train)),
+                                              max_val=c["search_val"], seed=c["search_seed"])
+        return self._data[index]
+
+    def space(self) -> SearchSpace:
+        """The search's space: the default space at the deployment input and the dataset's classes."""
+        return SearchSpace.default().with_fixed(resolution=self.cfg["resolution"], num_classes=self.ds.num_classes,
+                                                in_channels=3)
+
+    def specs(self) -> list[tuple[dict[str, Any], ArchSpec]]:
+        return [(a, spec_from_dict(a["spec"])) for a in self.state["archs"]]
+
+
+# ------------------------------------------------------------------------------------------------- arch
+def width_capped(space: SearchSpace, frac: float) -> SearchSpace:
+    """`space` with every stage's widest width and the head widths cut to `frac` of their range (depths and unit
+    choices kept): a sub-space, so each of its members is a member of `space`."""
+    stages = tuple(replace(r, width_high=r.width_low + int(round(frac * (r.width_high - r.width_low) / r.width_step))
+                           * r.width_step) for r in space.stages)
+    heads = space.head_widths[:max(1, math.ceil(frac * len(space.head_widths)))]
+    return replace(space, stages=stages, head_widths=heads)
+
+
+def covering(space: SearchSpace, frac: float, specs: list[ArchSpec]) -> SearchSpace:
+    """The smallest width-capped sub-space of `space` holding width_capped(space, frac) and every spec in `specs`."""
+    sub = width_capped(space, frac)
+    stages = tuple(replace(r, width_high=max([s.width_high] + [sp.stages[i].width for sp in specs]))
+                   for i, (r, s) in enumerate(zip(space.stages, sub.stages)))
+    top = max([max(sub.head_widths)] + [sp.head_width for sp in specs])
+    return replace(space, stages=stages, head_widths=tuple(h for h in space.head_widths if h <= top))
+
+
+def arch_record(name: str, spec: ArchSpec, profile: Any, task: Any, ref: bool, bin_: int | None) -> dict[str, Any]:
+    est = profile.estimate(spec)
+    return {"name": name, "arch_id": spec.arch_id, "reference": ref, "bin": bin_, "latency_ms": est.latency_ms,
+            "predictor": est.predictor, "error_rmspe": est.error_rmspe, "flops_m": cost(spec).flops_m,
+            "proxy_flops_m": cost(proxy_spec(spec, task)).flops_m, "params_m": cost(spec).params_m,
+            "spec": json.loads(spec.to_json())}
+
+
+def choose_archs(ctx: Context) -> None:
+    """Stratified members within the budget plus the references that are members (stored; a rerun keeps them)."""
+    if ctx.state["archs"]:
+        return
+    c, profile, space = ctx.cfg, ctx.profile, ctx.space()
+    budget = c["budget_ms"]
+    lo, hi = c["lat_range"]
+    edges = np.linspace(lo * budget, hi * budget, c["archs"] + 1)
+    proposals = [width_capped(space, f) for f in np.linspace(0.0, c["width_frac"], PROPOSAL_STEPS)]
+    rng = np.random.default_rng(c["arch_seed"])
+    chosen: list[tuple[ArchSpec, float] | None] = [None] * c["archs"]
+    draws = 0
+    while any(x is None for x in chosen):
+        if draws >= MAX_DRAWS:
+            empty = [f"{edges[i]:.1f}-{edges[i + 1]:.1f} ms" for i, x in enumerate(chosen) if x is None]
+            sys.exit(f"error: no member drawn in {', '.join(empty)} after {draws} draws; narrow --lat-range")
+        batch = [proposals[rng.integers(len(proposals))].sample(rng) for _ in range(64)]
+        draws += len(batch)
+        for spec, est in zip(batch, profile.estimates(batch)):
+            k = int(np.searchsorted(edges, est.latency_ms, side="right")) - 1
+            k = min(k, c["archs"] - 1) if est.latency_ms <= edges[-1] else -1
+            if k >= 0 and chosen[k] is None and all(x is None or x[0].arch_id != spec.arch_id for x in chosen):
+                chosen[k] = (spec, est.latency_ms)
+    task = ctx.data_at(0).task
+    archs = [arch_record(f"bin{i:02d}", spec, profile, task, False, i) for i, (spec, _) in enumerate(chosen)]
+    for name in reference_names():
+        spec = reference_spec(name)
+        if not isinstance(spec, ArchSpec):
+            continue
+        spec = spec.with_classes(ctx.ds.num_classes)
+        if space.contains(spec) and profile.estimate(spec).latency_ms <= budget and \
+                spec.arch_id not in {a["arch_id"] for a in archs}:
+            archs.append(arch_record(name, spec, profile, task, True, None))
+    ctx.state["archs"] = archs
+    ctx.state["arch_draws"] = draws
+    ctx.save()
+    print(f"chose {len(archs)} architectures ({draws} draws): " + ", ".join(
+        f"{a['name']} {a['latency_ms']:.1f} ms" for a in archs), flush=True)
+
+
+def truth_recipe(ctx: Context) -> Recipe:
+    c = ctx.cfg
+    return Recipe(epochs=c["truth_epochs"], batch_size=c["truth_batch"], lr=c["truth_lr"])
+
+
+def truth_data(ctx: Context, seed: int, train_examples: int | None) -> Any:
+    """nas.views.train.prepare_data's split (seeded by the run's seed) with the validation images capped at
+    truth_val (the per-epoch validation is only a progress figure; the ground truth is the test accuracy)."""
+    c = ctx.cfg
+    return prepare_proxy(ctx.ds, resolution=c["proxy_resolution"], channels=CHANNELS, val_fraction=VAL_FRACTION,
+                         max_train=train_examples, max_val=c["truth_val"], max_test=c["truth_test"], seed=seed)
+
+
+def time_one_epoch(ctx: Context) -> None:
+    """Images/s of one epoch of the median network (by proxy MFLOPs) at --threads on a small subset."""
+    if ctx.state["timing"]:
+        return
+    arch, spec = sorted(ctx.specs(), key=lambda a: a[0]["proxy_flops_m"])[len(ctx.state["archs"]) // 2]
+    n = ctx.cfg["timing_examples"]
+    run_dir = ctx.out / "timing-run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    prepare_out_dir(run_dir, resume=False)
+    recipe = truth_recipe(ctx)
+    setup = RunSetup(source=source_from_arch(spec, arch["name"]), dataset=ctx.ds.spec,
+                     resolution=ctx.cfg["proxy_resolution"], seed=0, train_examples=n,
+                     recipe=replace(recipe, epochs=1).resolved(ctx.ds.spec, ctx.cfg["proxy_resolution"]))
+    data = truth_data(ctx, 0, n)
+    cpu = time.process_time()
+    result = train_network(setup, data, run_dir, threads=ctx.threads)
+    cpu = time.process_time() - cpu
+    shutil.rmtree(run_dir, ignore_errors=True)
+    epoch = result.history[0]
+    images = len(data.train) // recipe.batch_size * recipe.batch_size
+    ctx.state["timing"] = {"arch": arch["name"], "proxy_flops_m": arch["proxy_flops_m"], "images": images,
+                           "epoch_seconds": epoch.seconds, "cpu_seconds": cpu, "images_per_s": images / epoch.seconds,
+                           "threads": ctx.threads}
+    ctx.save()
+    print(f"timing: one epoch of {arch['name']} ({arch['proxy_flops_m']:.1f} proxy MFLOPs) on {images} images at "
+          f"{ctx.threads} thread(s): {epoch.seconds:.1f} s = {images / epoch.seconds:.0f} images/s (wall, epoch "
+          f"incl. its validation); process CPU {cpu:.1f} s for the whole run", flush=True)
+    print(projection(ctx), flush=True)
+
+
+def projection(ctx: Context) -> str:
+    """A rough duration of every stage from the timed images/s (per-image cost taken as the median network's;
+    supernet steps counted at twice a stand-alone image, as measured for a width-capped supernet)."""
+    c, t = ctx.cfg, ctx.state["timing"]
+    rate = t["images_per_s"]
+    n = len(ctx.state["archs"])
+    train = c["truth_train"] or int(len(ctx.ds.train) * (1 - VAL_FRACTION))
+    truth = n * len(c["seeds"]) * c["truth_epochs"] * train / rate
+    sn = 2 * c["sn_epochs"] * c["sn_train"] / rate
+    sc = ctx.search_config()
+    proxy = n * rung(sc, 0).epochs * rung(sc, 0).train_examples / rate
+    mf = {k: n * rung(sc, k).epochs * min(rung(sc, k).train_examples, len(ctx.ds.train)) / rate
+          for k in c["mf_rungs"]}
+    parts = [("truth", truth), ("supernet", sn), ("proxy", proxy)] + [(f"mf-r{k}", v) for k, v in mf.items()]
+    total = sum(v for _, v in parts)
+    return "projected (training images only, at the timed rate): " + ", ".join(
+        f"{k} {v / 3600:.2f} h" for k, v in parts) + f"; total {total / 3600:.2f} h"
+
+
+# ------------------------------------------------------------------------------------------------- truth
+def truth_stage(ctx: Context) -> None:
+    c = ctx.cfg
+    recipe = truth_recipe(ctx)
+    ctx.state["recipe"] = recipe.resolved(ctx.ds.spec, c["proxy_resolution"]).to_dict()
+    for seed in c["seeds"]:  # seed-major: a complete ranking per seed as early as possible
+        for arch, spec in ctx.specs():
+            key = f"{arch['arch_id']}/s{seed}"
+            if key in ctx.state["truth"]:
+                continue
+            run_dir = ctx.out / "truth" / f"{arch['name']}-{arch['arch_id']}-s{seed}"
+            setup = RunSetup(source=source_from_arch(spec, arch["name"]), dataset=ctx.ds.spec,
+                             resolution=c["proxy_resolution"], seed=seed, train_examples=c["truth_train"],
+                             recipe=recipe.resolved(ctx.ds.spec, c["proxy_resolution"]))
+            if not (run_dir / FINAL_FILE).is_file():
+                checkpoint = None
+                if (run_dir / CHECKPOINT_FILE).is_file():
+                    recorded, checkpoint = read_checkpoint(run_dir)
+                    if (recorded.source.spec.arch_id, recorded.recipe, recorded.seed, recorded.train_examples) != \
+                            (spec.arch_id, setup.recipe, seed, setup.train_examples):
+                        sys.exit(f"error: {run_dir} holds another training run; remove it or give another --out")
+                    print(f"truth {arch['name']} seed {seed}: resuming after epoch {checkpoint['epochs_done']}",
+                          flush=True)
+                else:
+                    prepare_out_dir(run_dir, resume=False)
+                train_network(setup, truth_data(ctx, seed, c["truth_train"]), run_dir, checkpoint=checkpoint,
+                              threads=ctx.threads)
+            rec = ctx.state["truth"][key] = finished_run(run_dir)
+            ctx.save()
+            print(f"truth {arch['name']:20s} {arch['latency_ms']:5.1f} ms seed {seed}: test "
+                  f"{rec['test_accuracy']:.4f} ({rec['seconds']:.0f} s)", flush=True)
+
+
+def finished_run(run_dir: Path) -> dict[str, Any]:
+    """What a finished `nas train` run reached: from metrics.json, or from final.pt when an interruption came
+    between the two writes."""
+    if (run_dir / METRICS_FILE).is_file():
+        m = json.loads((run_dir / METRICS_FILE).read_text())
+        return {"test_accuracy": m["final"]["test_accuracy"], "val_accuracy": m["final"]["val_accuracy"],
+                "seconds": m["seconds"], "train_examples": m["examples"]["train"],
+                "test_examples": m["examples"]["test"], "epochs": m["final"]["epochs"]}
+    final = read_torch(run_dir / FINAL_FILE)
+    history = final.get("history") or [{}]
+    return {"test_accuracy": final["test_accuracy"], "val_accuracy": history[-1].get("val_accuracy"),
+            "seconds": final["seconds"], "train_examples": json.loads(final["task"])["train_examples"],
+            "test_examples": final["test_examples"], "epochs": final["epochs_done"]}
+
+
+# ------------------------------------------------------------------------------------------------- supernet
+def supernet_run(ctx: Context) -> SupernetRun:
+    c = ctx.cfg
+    paths = dict(platform=c["platform"], budget_ms=c["budget_ms"]) if c["sn_budget_paths"] else {}
+    return SupernetRun(dataset=ctx.ds.spec, proxy_resolution=c["proxy_resolution"], train_examples=c["sn_train"],
+                       val_examples=c["search_val"], seed=c["search_seed"], resolution=c["resolution"], **paths)
+
+
+def supernet_stage(ctx: Context) -> None:
+    """Train (or continue) DIR/supernet.pt to sn_epochs; every epoch is a unit (the file is rewritten each epoch)."""
+    c = ctx.cfg
+    path = ctx.out / "supernet.pt"
+    run = supernet_run(ctx)
+    space = covering(ctx.space(), c["width_frac"], [s for _, s in ctx.specs()])
+    resume = None
+    if path.is_file():
+        sf = read_supernet(path)
+        if SupernetRun.from_dict(sf.run) != run:
+            sys.exit(f"error: {path} was trained with other settings; remove it or give another --out")
+        if sf.epochs_done >= c["sn_epochs"]:
+            record_supernet(ctx, path, space, None)
+            return
+        run, resume, data, _ = resume_state(path, c["sn_epochs"], {}, ctx.ds.spec)
+        print(f"supernet: resuming after epoch {resume.epochs_done}", flush=True)
+    else:
+        data, _ = prepare_data(run, ctx.ds)
+    sampler = None
+    if run.budget_ms is not None:
+        sampler = PathSampler(sampling_space(space, run, data.task.num_classes), ctx.profile, run.budget_ms,
+                              run.predictor)
+    paths = f"within {run.budget_ms:g} ms on {run.platform}" if sampler else "uniform"
+    print(f"supernet: {len(data.train)} images x {c['sn_epochs']} epochs, batch {run.batch_size}, space "
+          f"{describe_space(space)}, paths {paths}", flush=True)
+    per_epoch = len(data.train) // run.batch_size
+    start = wall = time.perf_counter()
+
+    def progress(step: int, total: int, text: str) -> None:
+        nonlocal start
+        if step % per_epoch == 0:
+            print(f"supernet {text} ({time.perf_counter() - start:.0f} s)", flush=True)
+            start = time.perf_counter()
+
+    result = train_supernet(run, c["sn_epochs"], data, path, space=space, resume=resume, threads=ctx.threads,
+                            sampler=sampler, progress=progress)
+    record_supernet(ctx, path, space, time.perf_counter() - wall)
+    print(f"supernet: {result.epochs_done} epochs, {result.seconds:.0f} s training, {result.params_m:.1f} M "
+          f"parameters", flush=True)
+
+
+def describe_space(space: SearchSpace) -> str:
+    return ("widths " + "/".join(f"{r.width_low}-{r.width_high}" for r in space.stages) + ", depths "
+            + "/".join(f"{r.depth_low}-{r.depth_high}" for r in space.stages) + ", heads "
+            + "/".join(str(h) for h in space.head_widths))
+
+
+def record_supernet(ctx: Context, path: Path, space: SearchSpace, wall: float | None) -> None:
+    sf = read_supernet(path)
+    old = ctx.state["supernet"] or {}
+    hist = list(sf.history)
+    ctx.state["supernet"] = {
+        "file": str(path), "sha256": file_sha256(path), "epochs_done": sf.epochs_done, "epochs": sf.epochs,
+        "seconds": sf.seconds, "wall_seconds": (old.get("wall_seconds") or 0.0) + (wall or 0.0),
+        "steps": sf.step, "batch_size": sf.run.get("batch_size"), "train_examples": sf.task.train_examples,
+        "space": describe_space(space), "run": sf.run, "history": hist,
+        "paths_accepted": sum(h.get("paths", 0) for h in hist), "paths_drawn": sum(h.get("draws", 0) for h in hist),
+        "last_train_accuracy": hist[-1]["train_accuracy"] if hist else None,
+        "file_mb": path.stat().st_size / 1e6}
+    ctx.save()
+
+
+# ------------------------------------------------------------------------------------------------- scores
+def supernet_evaluator(ctx: Context) -> SupernetEvaluator:
+    sn = ctx.state["supernet"]
+    settings = SearchSettings(threads=ctx.threads, options=(("supernet", sn["file"]), ("supernet_sha256", sn["sha256"]),
+                                                            ("bn_batches", DEFAULT_BN_BATCHES)))
+    return search_evaluator("supernet", settings)  # type: ignore[return-value]
+
+
+def score_without_recalibration(ev: SupernetEvaluator, spec: ArchSpec, data: Any, seed: int) -> float:
+    """Validation top-1 of the extracted network with the supernet's own BatchNorm running statistics (what the
+    `supernet` evaluator does, minus its recalibration; bn_batches=0 is not a valid evaluator option)."""
+    with torch.no_grad():
+        ev.check_task(data.task)
+        net = ev.supernet.extract(spec).eval()
+        own = ev.loaded.file.task
+        x_val, y_val = proxy_inputs(data.val, replace(data.task, mean=own.mean, std=own.std), 500,
+                                    channels_last=False)
+        return top1(to_inference(net), x_val, y_val, ev.config.eval_batch_size)
+
+
+def scorer(ctx: Context, name: str) -> tuple[Callable[[ArchSpec], dict[str, Any]], dict[str, Any]] | None:
+    """(score one spec, what the column is) for evaluator column `name`; None when it cannot run yet."""
+    seed = ctx.cfg["search_seed"]
+    if name in ("supernet", "supernet-nobn"):
+        if not ctx.state["supernet"] or ctx.state["supernet"]["epochs_done"] < ctx.cfg["sn_epochs"]:
+            print(f"score {name}: skipped (the supernet is not trained yet: --stage supernet)", flush=True)
+            return None
+        ev = supernet_evaluator(ctx)
+        data = ctx.data_at(0)
+        meta = {"evaluator": ev.describe(), "supernet_sha256": ctx.state["supernet"]["sha256"]}
+        if name == "supernet-nobn":
+            meta["note"] = "extracted network, supernet's running BatchNorm statistics, no recalibration"
+            return (lambda spec: {"score": score_without_recalibration(ev, spec, data, seed)}), meta
+        return (lambda spec: result_of(ev.evaluate(spec, data, seed=seed))), meta
+    if name in ("synflow", "naswot"):
+        ev = search_evaluator(name, SearchSettings(threads=ctx.threads))
+        data = ctx.data_at(0)
+        return (lambda spec: result_of(ev.evaluate(spec, data, seed=seed))), {"evaluator": ev.describe()}
+    index = 0 if name == "proxy" else int(name.removeprefix("mf-r"))
+    r = rung(ctx.search_config(), index)
+    ev = search_evaluator("train", SearchSettings(threads=ctx.threads, epochs=r.epochs))
+    data = ctx.data_at(index)
+    meta = {"evaluator": ev.describe(), "rung": index, "epochs": r.epochs, "train_examples": len(data.train)}
+    return (lambda spec: result_of(ev.evaluate(spec, data, seed=seed))), meta
+
+
+def result_of(r: Any) -> dict[str, Any]:
+    return {"score": r.score, "epochs": r.epochs, "train_examples": r.train_examples}
+
+
+def score_stage(ctx: Context, names: list[str]) -> None:
+    scores, meta = ctx.state["scores"], ctx.state["score_meta"]
+    sha = (ctx.state["supernet"] or {}).get("sha256")
+    for name in names:
+        if name.startswith("supernet") and meta.get(name, {}).get("supernet_sha256") not in (None, sha):
+            print(f"score {name}: the supernet changed; scoring again", flush=True)
+            scores.pop(name, None)
+        todo = [(a, s) for a, s in ctx.specs() if a["arch_id"] not in scores.get(name, {})]
+        if todo:
+            made = scorer(ctx, name)
+            if made is None:
+                continue
+            score, meta[name] = made
+            for arch, spec in todo:
+                start = time.perf_counter()
+                out = score(spec)
+                out["seconds"] = time.perf_counter() - start
+                scores.setdefault(name, {})[arch["arch_id"]] = out
+                ctx.save()
+                print(f"score {name:13s} {arch['name']:20s} {out['score']:.4g} ({out['seconds']:.1f} s)", flush=True)
+        sn = ctx.state["supernet"]
+        if name == "supernet-nobn" and sn and sn["epochs_done"] >= ctx.cfg["sn_epochs"]:
+            throughput(ctx)
+
+
+def throughput(ctx: Context) -> None:
+    """Candidates per minute of the supernet evaluator at --threads: random members within the budget (uniform
+    over the supernet's space, as its paths), after one warm-up candidate; a few also timed by phase."""
+    done = ctx.state["throughput"]
+    if done and done.get("supernet_sha256") == ctx.state["supernet"]["sha256"]:
+        return
+    c = ctx.cfg
+    ev = supernet_evaluator(ctx)
+    data = ctx.data_at(0)
+    space = covering(ctx.space(), c["width_frac"], [s for _, s in ctx.specs()])
+    sampler = PathSampler(space, ctx.profile, c["budget_ms"])
+    rng = np.random.default_rng([c["arch_seed"], 7])
+    specs = [sampler.draw(rng) for _ in range(c["throughput_n"] + 1)]
+    seed = c["search_seed"]
+    ev.evaluate(specs[0], data, seed=seed)  # warm-up: file mapping, cached inputs
+    took, cpu = [], time.process_time()
+    for spec in specs[1:]:
+        start = time.perf_counter()
+        ev.evaluate(spec, data, seed=seed)
+        took.append(time.perf_counter() - start)
+    cpu = (time.process_time() - cpu) / len(took)  # the process's own CPU time: what an unshared core would take
+    phases = {"extract": 0.0, "bn_recalibration": 0.0, "validation": 0.0}
+    few = specs[1:1 + min(5, len(specs) - 1)]
+    with torch.no_grad():
+        x_bn, x_val, y_val = ev._inputs(data, seed)  # the evaluator's cached inputs (benchmark-only peek)
+        for spec in few:
+            t0 = time.perf_counter()
+            net = ev.supernet.extract(spec)
+            t1 = time.perf_counter()
+            recalibrate_bn(net, x_bn, ev.config.bn_batch_size)
+            t2 = time.perf_counter()
+            top1(to_inference(net.eval()), x_val, y_val, ev.config.eval_batch_size)
+            t3 = time.perf_counter()
+            for k, v in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
+                phases[k] += v / len(few)
+    per = float(np.mean(took))
+    ctx.state["throughput"] = {
+        "candidates": len(took), "threads": ctx.threads, "seconds_mean": per, "seconds_median": float(np.median(took)),
+        "per_minute": 60.0 / per, "per_minute_2_workers": 2 * 60.0 / per, "phases_s": phases,
+        "cpu_seconds_mean": cpu, "per_minute_cpu": 60.0 / cpu, "per_minute_2_workers_cpu": 2 * 60.0 / cpu,
+        "bn_images": len(x_bn), "val_images": len(x_val), "supernet_sha256": ctx.state["supernet"]["sha256"]}
+    ctx.save()
+    print(f"throughput: {len(took)} candidates, {per:.2f} s each at {ctx.threads} thread(s) = {60 / per:.0f}/min "
+          f"({cpu:.2f} s of CPU each = {60 / cpu:.0f}/min on an unshared core); ~{120 / per:.0f}/min "
+          f"({120 / cpu:.0f}/min by CPU time) on 2 cores with 2 worker processes (assumed, not measured); phases " +
+          ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------- report
+def columns(ctx: Context) -> list[str]:
+    return list(CHEAP) + [f"mf-r{k}" for k in ctx.cfg["mf_rungs"]]
+
+
+def build_report(ctx: Context) -> dict[str, Any]:
+    c, st = ctx.cfg, ctx.state
+    seeds = c["seeds"]
+    rows = []
+    for a in st["archs"]:
+        accs = [st["truth"].get(f"{a['arch_id']}/s{s}", {}).get("test_accuracy") for s in seeds]
+        done = [x for x in accs if x is not None]
+        rows.append({"name": a["name"], "arch_id": a["arch_id"], "latency_ms": a["latency_ms"], "flops_m": a["flops_m"],
+                     "proxy_flops_m": a["proxy_flops_m"], "truth": accs,
+                     "truth_mean": float(np.mean(done)) if len(done) == len(seeds) else None,
+                     "truth_std": float(np.std(done, ddof=1)) if len(done) == len(seeds) and len(done) > 1 else None,
+                     "scores": {n: st["scores"].get(n, {}).get(a["arch_id"], {}).get("score") for n in columns(ctx)}})
+    complete = [r for r in rows if r["truth_mean"] is not None]
+    ceiling = mean_pairwise_tau([[r["truth"][i] for r in complete] for i in range(len(seeds))]) \
+        if len(complete) >= 2 else float("nan")
+    taus = []
+    for n in columns(ctx):
+        both = [r for r in complete if r["scores"][n] is not None]
+        tau = kendall_tau([r["scores"][n] for r in both], [r["truth_mean"] for r in both]) if len(both) >= 2 \
+            else float("nan")
+        secs = [v["seconds"] for v in st["scores"].get(n, {}).values()]
+        meta = st["score_meta"].get(n, {})
+        taus.append({"evaluator": n, "archs": len(both), "tau": tau,
+                     "ratio_to_ceiling": tau / ceiling if ceiling > 0 else float("nan"),  # NaN > 0 is False
+                     "seconds_per_arch": float(np.mean(secs)) if secs else None,
+                     "fidelity": fidelity_note(ctx, n, meta)})
+    diffs = [abs(r["truth"][0] - r["truth"][1]) for r in complete] if len(seeds) >= 2 else []
+    stds = [r["truth_std"] for r in complete if r["truth_std"] is not None]
+    truth_secs = [v["seconds"] for v in st["truth"].values()]
+    sn_tau = next((t["tau"] for t in taus if t["evaluator"] == "supernet"), float("nan"))
+    return {
+        "config": c, "rows": rows, "taus": taus, "ceiling_tau": ceiling, "complete_archs": len(complete),
+        "recipe": st.get("recipe") or truth_recipe(ctx).resolved(c["dataset"], c["proxy_resolution"]).to_dict(),
+        "truth_train_examples": next(iter(st["truth"].values()), {}).get("train_examples"),
+        "spread": {"mean_abs_seed_diff": float(np.mean(diffs)) if diffs else None,
+                   "max_abs_seed_diff": float(np.max(diffs)) if diffs else None,
+                   "mean_std": float(np.mean(stds)) if stds else None,
+                   "seconds_per_run": float(np.mean(truth_secs)) if truth_secs else None},
+        "timing": st["timing"], "supernet": {k: v for k, v in (st["supernet"] or {}).items() if k != "history"},
+        "throughput": st["throughput"],
+        "target": {"supernet_tau": sn_tau, "needs": "tau >= 0.6 and >= 80 % of the ceiling",
+                   "met": bool(sn_tau >= 0.6 and sn_tau >= 0.8 * ceiling) if not math.isnan(sn_tau) and
+                   not math.isnan(ceiling) else None},
+    }
+
+
+def fidelity_note(ctx: Context, name: str, meta: dict[str, Any]) -> str:
+    if name == "proxy" or name.startswith("mf-r"):
+        r = rung(ctx.search_config(), 0 if name == "proxy" else int(name.removeprefix("mf-r")))
+        return f"rung {r.index}: {r.epochs} epoch(s) x {meta.get('train_examples', r.train_examples)} images"
+    return {"synflow": "no training", "naswot": "no training",
+            "supernet": f"inherited weights, BN re-estimated on {DEFAULT_BN_BATCHES} batches",
+            "supernet-nobn": "inherited weights, supernet's BN statistics"}.get(name, "")
+
+
+def fmt(x: Any, spec: str = ".3f") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return format(x, spec)
+
+
+def render(rep: dict[str, Any]) -> str:
+    c = rep["config"]
+    cols = [t["evaluator"] for t in rep["taus"]]
+    lines = [f"# Rank fidelity: {c['platform']} at {c['budget_ms']:g} ms, {c['dataset']}"
+             + (" (--quick)" if c.get("quick") else ""), ""]
+    head = ["arch", "arch_id", "pred ms", "MFLOPs", "proxy MFLOPs", "stand-alone mean ± std"] + cols
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(rep["rows"], key=lambda r: r["latency_ms"]):
+        truth = f"{fmt(r['truth_mean'], '.4f')} ± {fmt(r['truth_std'], '.4f')}" if r["truth_mean"] is not None else \
+            " / ".join(fmt(x, ".4f") for x in r["truth"])
+        cells = [r["name"], r["arch_id"], f"{r['latency_ms']:.2f}", f"{r['flops_m']:.1f}", f"{r['proxy_flops_m']:.1f}",
+                 truth] + [fmt(r["scores"][n], ".4f" if not n.endswith(("flow", "wot")) else ".4g") for n in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Kendall tau against the stand-alone mean over {rep['complete_archs']} architectures; ceiling "
+              f"(seed-to-seed tau of the stand-alone training, {len(c['seeds'])} seeds): "
+              f"**{fmt(rep['ceiling_tau'])}**", "",
+              "| evaluator | archs | tau | / ceiling | s per arch | fidelity |", "|---|---|---|---|---|---|"]
+    for t in rep["taus"]:
+        lines.append(f"| {t['evaluator']} | {t['archs']} | {fmt(t['tau'])} | {fmt(t['ratio_to_ceiling'], '.0%')} | "
+                     f"{fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
+    tg = rep["target"]
+    lines += ["", f"Target (supernet tau >= 0.6 and >= 80 % of the ceiling): "
+              f"{'met' if tg['met'] else 'not met' if tg['met'] is not None else 'pending'} "
+              f"(supernet tau {fmt(tg['supernet_tau'])})", ""]
+    rc, sp = rep["recipe"], rep["spread"]
+    lines.append(f"Ground truth recipe (nas.views.train.train_network): {rc.get('epochs')} epoch(s) over "
+                 f"{rep['truth_train_examples'] or c['truth_train'] or 'all'} training images at "
+                 f"{c['proxy_resolution']} px, batch {rc.get('batch_size')}, {rc.get('optimizer', 'sgd')} lr "
+                 f"{rc.get('lr')}, weight decay {rc.get('weight_decay')}, augment {rc.get('augment')}, seeds "
+                 f"{c['seeds']}; test accuracy on {c['truth_test'] or 'all'} test images. Seed-to-seed spread: mean "
+                 f"|seed0 - seed1| {fmt(sp['mean_abs_seed_diff'], '.4f')}, max {fmt(sp['max_abs_seed_diff'], '.4f')}, "
+                 f"mean std {fmt(sp['mean_std'], '.4f')}; {fmt(sp['seconds_per_run'], '.0f')} s per run.")
+    if rep["timing"]:
+        t = rep["timing"]
+        lines.append(f"Timed first: one epoch of {t['arch']} ({t['proxy_flops_m']:.1f} proxy MFLOPs) on {t['images']} "
+                     f"images at {t['threads']} thread(s): {t['images_per_s']:.0f} images/s (wall).")
+    sn = rep["supernet"]
+    if sn:
+        lines.append(f"Supernet: {sn['epochs_done']}/{sn['epochs']} epochs over {sn['train_examples']} images "
+                     f"({sn['steps']} steps of {sn['batch_size']}), space {sn['space']}, paths "
+                     + (f"uniform within {sn['run']['budget_ms']:g} ms on {sn['run']['platform']} "
+                        f"({sn['paths_accepted']} of {sn['paths_drawn']} drawn)" if sn["run"].get("budget_ms")
+                        else "uniform") + f"; training {sn['seconds']:.0f} s ({sn['seconds'] / 60:.1f} min) at "
+                     f"{c['proxy_resolution']} px; last epoch's training accuracy of the sampled paths "
+                     f"{fmt(sn.get('last_train_accuracy'))}; file {sn['file_mb']:.0f} MB.")
+    tp = rep["throughput"]
+    if tp:
+        lines.append(f"Throughput (supernet evaluator, trained supernet): {tp['seconds_mean']:.2f} s per candidate at "
+                     f"{tp['threads']} thread(s) over {tp['candidates']} random members within the budget = "
+                     f"{tp['per_minute']:.0f}/min; ~{tp['per_minute_2_workers']:.0f}/min on 2 cores with 2 worker "
+                     f"processes (assumed linear)"
+                     + (f"; by the process's CPU time ({tp['cpu_seconds_mean']:.2f} s each, what unshared cores "
+                        f"would give) {tp['per_minute_cpu']:.0f}/min, ~{tp['per_minute_2_workers_cpu']:.0f}/min on 2 "
+                        f"cores" if "cpu_seconds_mean" in tp else "") + ". Wall-clock phases: "
+                     + ", ".join(f"{k} {v:.2f} s" for k, v in tp["phases_s"].items())
+                     + f" ({tp['bn_images']} BN images, {tp['val_images']} validation images).")
+    return "\n".join(lines) + "\n"
+
+
+def report_stage(ctx: Context, show: bool = True) -> None:
+    """Write DIR/report.md and DIR/report.json from the state (whatever is finished); print them when `show`."""
+    rep = build_report(ctx)
+    text = render(rep)
+    atomic_write(ctx.out / "report.md", lambda p: p.write_text(text))
+    write_json(rep, ctx.out / "report.json")
+    if show:
+        print(text, flush=True)
+        print(f"wrote {ctx.out / 'report.md'} and {ctx.out / 'report.json'}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------- main
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stage", choices=("arch", "truth", "supernet", "score", "report", "all"), default="all")
+    p.add_argument("--out", default=None, help="state folder (default runs/rank-fidelity, with --quick "
+                   "runs/rank-fidelity-quick)")
+    p.add_argument("--quick", action="store_true", help="tiny settings for a smoke run")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (not part of the stored settings)")
+    p.add_argument("--platform", default=None)
+    p.add_argument("--budget", default=None, help="latency budget, e.g. 20ms")
+    p.add_argument("--archs", type=int, default=None, help="stratified architectures (references are added)")
+    p.add_argument("--arch-seed", type=int, default=None)
+    p.add_argument("--lat-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="latency range of the bins as fractions of the budget (default 0.6 1.0)")
+    p.add_argument("--width-frac", type=float, default=None, help="widest width cap of the proposal sub-spaces "
+                   "(fraction of each width range; default 0.3)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--truth-train", type=int, default=None, help="training images of the stand-alone runs "
+                   "(default: all but the validation split)")
+    p.add_argument("--truth-epochs", type=int, default=None)
+    p.add_argument("--truth-batch", type=int, default=None)
+    p.add_argument("--truth-lr", type=float, default=None)
+    p.add_argument("--sn-train", type=int, default=None, help="supernet training images")
+    p.add_argument("--sn-epochs", type=int, default=None)
+    p.add_argument("--sn-uniform-paths", action="store_true", help="supernet paths uniform over its space "
+                   "(default: within the budget)")
+    p.add_argument("--mf-rungs", type=int, nargs="*", default=None, help="multi-fidelity rungs to score at "
+                   "(default 1 2; 2 is the top rung of --rungs 3)")
+    p.add_argument("--throughput-n", type=int, default=None)
+    p.add_argument("--remeasure-throughput", action="store_true", help="measure the supernet's throughput again "
+                   "(with --stage score or all; best on an idle machine)")
+    return p.parse_args(argv)
+
+
+def budget_ms(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip().lower().removesuffix("ms"))
+    except ValueError:
+        sys.exit(f"error: --budget {text}: give milliseconds, e.g. 20ms")
+    if value <= 0:
+        sys.exit(f"error: --budget {text}: must be positive")
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads < 1:
+        sys.exit("error: --threads must be at least 1")
+    out = Path(args.out or ("runs/rank-fidelity-quick" if args.quick else "runs/rank-fidelity"))
+    given = {"platform": args.platform, "budget_ms": budget_ms(args.budget), "archs": args.archs,
+             "arch_seed": args.arch_seed, "lat_range": args.lat_range, "width_frac": args.width_frac,
+             "seeds": args.seeds, "truth_train": args.truth_train, "truth_epochs": args.truth_epochs,
+             "truth_batch": args.truth_batch, "truth_lr": args.truth_lr, "sn_train": args.sn_train,
+             "sn_epochs": args.sn_epochs, "sn_budget_paths": False if args.sn_uniform_paths else None,
+             "mf_rungs": args.mf_rungs, "throughput_n": args.throughput_n}
+    if args.mf_rungs is not None and any(k < 1 for k in args.mf_rungs):
+        sys.exit("error: --mf-rungs: rungs start at 1 (rung 0 is the `proxy` column)")
+    if args.stage == "report" and not (out / "state.json").is_file():
+        sys.exit(f"error: nothing to report: no {out / 'state.json'}")
+    torch.set_num_threads(args.threads)
+    ctx = Context(load_state(out, given, args.quick), out, args.threads)
+    if args.stage != "report":  # a report only reads (another process may be writing the state meanwhile)
+        ctx.save()  # a changed --mf-rungs / --sn-epochs
+    mf = [f"mf-r{k}" for k in ctx.cfg["mf_rungs"]]
+    if args.remeasure_throughput:
+        ctx.state["throughput"] = None
+    started = time.perf_counter()
+    try:
+        if args.stage != "report":
+            choose_archs(ctx)
+        if args.stage in ("arch", "all"):
+            time_one_epoch(ctx)
+        if args.stage in ("supernet", "all"):
+            supernet_stage(ctx)
+            report_stage(ctx, show=False)
+        if args.stage == "score":
+            score_stage(ctx, list(CHEAP) + mf)
+        if args.stage == "all":
+            score_stage(ctx, list(CHEAP))
+            report_stage(ctx, show=False)
+        if args.stage in ("truth", "all"):
+            truth_stage(ctx)
+            report_stage(ctx, show=False)
+        if args.stage == "all":
+            score_stage(ctx, mf)
+        if args.stage != "arch":
+            report_stage(ctx)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; every finished unit is kept in {out / 'state.json'}; rerun the same command to "
+              f"continue", file=sys.stderr)
+        raise SystemExit(130) from None
+    print(f"done in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
