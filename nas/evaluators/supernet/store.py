@@ -26,7 +26,7 @@ from nas.data.proxy import ProxyTask
 from nas.evaluators.supernet.model import Supernet, space_from_dict, space_to_dict
 
 FORMAT = "shufflenas-supernet"
-VERSION = 1
+VERSION = 2  # 2: one UnitBlock per unit position (variants and kernels in shared weights)
 _CHUNK = 1 << 22
 
 

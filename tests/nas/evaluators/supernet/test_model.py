@@ -11,9 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from search_space.blocks import ShuffleUnit
+
 from nas.evaluators.proxy_net import build_proxy_model
 from nas.evaluators.supernet import Supernet, SupernetError, space_from_dict, space_to_dict, widest_member
-from nas.evaluators.supernet.model import choice_key
 from search_space.space import SearchSpace
 from search_space.spec import UnitSpec
 from tests.nas.evaluators.conftest import tiny_spec
@@ -83,26 +84,21 @@ def test_a_step_trains_only_the_paths_weights(tiny_data):
     spec = TINY_SPACE.sample(np.random.default_rng(3))
     x, y = torch.randn(8, 3, 16, 16), torch.arange(8) % 4
     F.cross_entropy(net(x, spec), y).backward()
-    used = {(s, u, choice_key(unit.variant, unit.kernel)) for s, st in enumerate(spec.stages)
-            for u, unit in enumerate(st.units)}
+    used = {id(layer) for module, block in net.route(net.member(spec)) if isinstance(block, ShuffleUnit)
+            for layer, _ in module.main_layers(block)}
+    depth = {(s, u) for s, st in enumerate(spec.stages) for u in range(st.depth)}
     for s, stage in enumerate(net.stages):
         for u, position in enumerate(stage):
-            for key, block in position.items():
-                grads = [p.grad for name, p in block.named_parameters() if not name.startswith("se.")]
-                assert all((g is not None) == ((s, u, key) in used) for g in grads), (s, u, key)
-    # within a used block, channels beyond the path's width get zero gradient
-    st0 = spec.stages[0]
-    block = net.stages[0][0][choice_key(st0.units[0].variant, st0.units[0].kernel)]
-    last = block.main[-1]
-    c = [conv for conv in _unit_convs(spec, net, 0)][-1].cout
-    assert torch.count_nonzero(last.weight.grad[c:]) == 0 and torch.count_nonzero(last.weight.grad[:c]) > 0
-
-
-def _unit_convs(spec, net, s):
-    for module, block in net.route(net.member(spec)):
-        if getattr(block, "name", "") == f"stage{s + 2}.unit0":
-            return block.main_branch()
-    raise AssertionError("no such unit")
+            for name, layer in position.main.items():
+                g = layer.weight.grad
+                assert (g is not None) == (id(layer) in used), (s, u, name)
+            if (s, u) not in depth:
+                assert all(p.grad is None for p in position.parameters()), (s, u)
+    # within a used layer, channels beyond the path's width get zero gradient
+    block = next(b for m, b in net.route(net.member(spec)) if isinstance(b, ShuffleUnit))
+    layer, conv = net.stages[0][0].main_layers(block)[-1]
+    c = conv.cout
+    assert torch.count_nonzero(layer.weight.grad[c:]) == 0 and torch.count_nonzero(layer.weight.grad[:c]) > 0
 
 
 def test_batchnorm_running_statistics_update_in_the_widest_buffers(tiny_data):
@@ -132,3 +128,23 @@ def test_the_space_record_round_trips():
         assert space_from_dict(space_to_dict(space)) == space
     with pytest.raises(ValueError, match="damaged"):
         space_from_dict({"stages": []})
+
+
+def test_kernels_share_one_super_kernel(tiny_data):
+    """A unit with a smaller kernel than the space's largest trains only the centre of the shared depthwise kernel."""
+    net = Supernet(TINY_SPACE, tiny_data.task, seed=0).train()
+    small, large = min(TINY_SPACE.kernels), max(TINY_SPACE.kernels)
+    assert small < large
+    spec = TINY_SPACE.sample(np.random.default_rng(3))
+    spec = replace(spec, stages=tuple(replace(st, units=tuple(replace(u, kernel=small) for u in st.units))
+                                      for st in spec.stages))
+    x, y = torch.randn(8, 3, 16, 16), torch.arange(8) % 4
+    F.cross_entropy(net(x, spec), y).backward()
+    st0 = spec.stages[0]
+    block = net.stages[0][0]
+    dw = next(layer for layer in block.main.values() if layer.depthwise and layer.kernel == large)
+    g = dw.weight.grad
+    off = (large - small) // 2
+    centre = torch.zeros_like(g, dtype=torch.bool)
+    centre[:, :, off:off + small, off:off + small] = True
+    assert torch.count_nonzero(g[~centre]) == 0 and torch.count_nonzero(g[centre]) > 0
