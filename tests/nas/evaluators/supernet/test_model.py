@@ -148,3 +148,19 @@ def test_kernels_share_one_super_kernel(tiny_data):
     centre = torch.zeros_like(g, dtype=torch.bool)
     centre[:, :, off:off + small, off:off + small] = True
     assert torch.count_nonzero(g[~centre]) == 0 and torch.count_nonzero(g[centre]) > 0
+
+
+def test_variants_share_the_layers_next_to_the_branch_output(tiny_data):
+    """v2, v2* and the Xception-like unit write their outputs with one shared pointwise layer (and read the same
+    depthwise layer before it), so the next unit sees channels of one meaning whichever variant ran."""
+    net = Supernet(TINY_SPACE, tiny_data.task, seed=0)
+    base = widest_member(TINY_SPACE)
+    layers = {}
+    for variant in TINY_SPACE.variants:
+        spec = replace(base, stages=tuple(replace(st, units=tuple(replace(u, variant=variant) for u in st.units))
+                                          for st in base.stages))
+        block = next(b for m, b in net.route(net.member(spec)) if isinstance(b, ShuffleUnit))
+        layers[variant] = [id(layer) for layer, _ in net.stages[0][0].main_layers(block)]
+    assert len(layers) == 3
+    assert len({ids[-1] for ids in layers.values()}) == 1 and len({ids[-2] for ids in layers.values()}) == 1
+    assert len({len(ids) for ids in layers.values()}) == 3  # the variants still differ in their layers
