@@ -62,6 +62,27 @@ def _rdb_read_only(url: str, label: str, creator: Any = None) -> Any:
         raise StorageError(f"cannot open storage {label}: {_first_line(exc)}") from None
 
 
+def recover_hot_journal(path: Path) -> None:
+    """Roll back the transaction a killed writer left in `path`'s rollback journal, if there is one.
+
+    A read-only SQLite connection cannot roll back a hot journal and fails every read until a writer opens the file
+    (e.g. the dashboard after a search was killed mid-commit). Rolling back restores the last committed state, so
+    nothing stored changes; without write permission the reader's own error stands."""
+    import sqlite3
+
+    journal = path.with_name(path.name + "-journal")
+    try:
+        if not journal.is_file() or journal.stat().st_size == 0:
+            return
+        con = sqlite3.connect(str(path), timeout=60)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchall()  # a read by a writer rolls it back
+        finally:
+            con.close()
+    except (OSError, sqlite3.Error):
+        return
+
+
 def open_read_only(spec: str | None) -> Any:
     """A storage for `spec` that cannot change what is stored: SQLite files in SQLite's own read-only mode,
     other databases only when Optuna's tables exist (nothing is created), journal files never written."""
@@ -74,8 +95,12 @@ def open_read_only(spec: str | None) -> Any:
         if not path.is_file():
             raise StorageError(f"no study storage at {path} (run `nas search` first, or pass --storage)")
         uri = f"file:{quote(str(path))}?mode=ro"
-        return _rdb_read_only(url, str(path), creator=lambda: sqlite3.connect(uri, uri=True, timeout=60,
-                                                                              check_same_thread=False))
+
+        def connect() -> sqlite3.Connection:
+            recover_hot_journal(path)
+            return sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False)
+
+        return _rdb_read_only(url, str(path), creator=connect)
     if url.startswith("journal:"):
         path = Path(url[len("journal:"):])
         if not path.exists():

@@ -115,8 +115,15 @@ class StudyProbe:
         return self._study
 
     def trials(self) -> list[Any]:
-        study = self.study()
-        return [] if study is None else study.get_trials(deepcopy=False)
+        """The study's trials; a read that fails (a writer killed mid-commit leaves a hot journal that a
+        read-only connection cannot roll back) is retried once on fresh connections, which recover it."""
+        try:
+            study = self.study()
+            return [] if study is None else study.get_trials(deepcopy=False)
+        except Exception:  # noqa: BLE001 - retried once, then raised
+            self.close()
+            study = self.study()
+            return [] if study is None else study.get_trials(deepcopy=False)
 
     def counted_trials(self) -> int:
         from nas.search.session import counted_trials
