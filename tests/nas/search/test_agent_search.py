@@ -204,7 +204,9 @@ def test_search_measures_through_the_agent_across_an_outage(tiny_idx_dir, tmp_pa
     # before the stop: decided by a measurement the first agent took (its log names every one)
     first = [r for r in candidates if r.number in before]
     assert len(_counted(first)) >= BEFORE_STOP
-    assert all(_is_through_agent(r, first_log) for r in first), [(r.number, r.decided_by, r.measured) for r in first]
+    assert all(_is_through_agent(r, first_log) for r in first), (
+        [(r.number, r.arch_id, r.decided_by, r.measured) for r in first if not _is_through_agent(r, first_log)],
+        sorted(first_log), agents[0].stderr()[-3000:])
     # during the outage: decided by the labelled (loop-corrected) prediction
     outage = [r for r in candidates if r.number in outage_numbers]
     assert len(_counted(outage)) >= DURING_OUTAGE
