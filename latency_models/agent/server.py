@@ -465,7 +465,10 @@ def serve(config: AgentConfig, on_ready: Callable[[str, DeviceInfo], None] | Non
     def stop(signum: int, frame: Any) -> None:
         raise _Stop()
 
-    previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
+    # SIGINT too: a process started in the background by a non-interactive shell (`nas agent ... &`, nohup, a CI
+    # job) inherits SIGINT as ignored, and Python then never raises KeyboardInterrupt for it
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
         try:
             server, app = make_agent_server(config, measurer)
@@ -482,5 +485,5 @@ def serve(config: AgentConfig, on_ready: Callable[[str, DeviceInfo], None] | Non
             app.measurer.close()
             log.info("stopped")
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

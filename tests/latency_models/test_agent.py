@@ -386,9 +386,10 @@ def test_records_round_trip_and_rows(tmp_path):
 class AgentProcess:
     """`python -m nas.cli.main agent` as a child process on loopback; stdout lines collected, stderr to a file."""
 
-    def __init__(self, tmp: Path, *args: str, port: int = 0, token: str = TOKEN):
+    def __init__(self, tmp: Path, *args: str, port: int = 0, token: str = TOKEN, ignore_sigint: bool = False):
         self.args = ["agent", "--port", str(port), "--repeats", "3", "--warmup", "1", *args]
         self.token = token
+        self.ignore_sigint = ignore_sigint  # as a shell's background job (`&`, nohup) starts it
         self.log = tmp / f"agent-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen | None = None
         self.url = ""
@@ -397,8 +398,9 @@ class AgentProcess:
     def start(self, timeout_s: float = 180.0) -> "AgentProcess":
         env = {**os.environ, TOKEN_ENV: self.token, "PYTHONPATH": str(ROOT)}
         self._err = open(self.log, "w")
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if self.ignore_sigint else None
         self.proc = subprocess.Popen([sys.executable, "-m", "nas.cli.main", *self.args], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=self._err, text=True)
+                                     stdout=subprocess.PIPE, stderr=self._err, text=True, preexec_fn=ignore)
         reader = threading.Thread(target=self._read, daemon=True)
         reader.start()
         deadline = time.monotonic() + timeout_s
@@ -592,3 +594,15 @@ def test_the_measuring_process_is_stopped_past_the_time_limit():
     finally:
         measurer.close()
     assert measurer._proc is None
+
+
+@pytest.mark.slow
+def test_sigint_stops_an_agent_started_with_sigint_ignored(tmp_path):
+    """A background job of a non-interactive shell (`nas agent ... &`, nohup, CI) inherits SIGINT as ignored;
+    the agent still stops on it (it hung until killed before)."""
+    agent = AgentProcess(tmp_path, "--platform", "cpu-torch", ignore_sigint=True).start()
+    try:
+        assert agent.client().available()
+    finally:
+        code = agent.stop(signal.SIGINT)
+    assert code == 0 and "stopped" in agent.stderr()
