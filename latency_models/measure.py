@@ -23,7 +23,7 @@ from latency_models.backends.base import MAX_RUNS, MIN_TIMED_S, MIN_WARMUP_S, RU
 from latency_models.backends.torch_cpu import torch_threads
 from latency_models.platform import Platform, PlatformError, builtin_platforms
 from latency_models.stats import NOISE_CV_THRESHOLD, NOISE_RETRIES, Timing, least_noisy, scaled, summarize
-from latency_models.timings import TimingRow, block_id, layer_row, network_row, unit_row
+from latency_models.timings import TimingRow, block_id, layer_row, network_row, paired_fields, unit_row
 from search_space.blocks import Block, spatial_sizes
 from search_space.plan import plan
 from search_space.progress import ProgressFn
@@ -213,8 +213,7 @@ class Job:
             return network_row(self.spec, timing, batch, round, self.role, ref)
         assert self.block is not None
         return replace(unit_row(self.block, self.h, self.w, batch, timing, self.family, round, self.role),
-                       ref_ms=ref.latency_ms if ref is not None else None,
-                       ratio_to_ref=timing.min_ms / ref.min_ms if ref is not None else None)
+                       **paired_fields(timing, ref))
 
 
 def network_jobs(specs: Iterable[NetSpec], role: str = "sample") -> list[Job]:

@@ -131,14 +131,20 @@ def _timing_fields(t: Timing) -> dict[str, Any]:
     return dict(latency_ms=t.latency_ms, iqr_ms=t.iqr_ms, cv=t.cv, min_ms=t.min_ms, samples=t.samples, noisy=t.noisy)
 
 
+def paired_fields(timing: Timing, ref: Timing | None) -> dict[str, float | None]:
+    """`ref_ms` and `ratio_to_ref` of a row timed beside the drift reference `ref` (both None without one)."""
+    if ref is None:
+        return {"ref_ms": None, "ratio_to_ref": None}
+    return {"ref_ms": ref.latency_ms, "ratio_to_ref": timing.min_ms / ref.min_ms}
+
+
 def network_row(spec: ArchSpec | BaselineSpec, timing: Timing, batch: int, round: int = 1,
                 role: str = "sample", ref: Timing | None = None) -> TimingRow:
     """The row of a whole network timed at its resolution with `batch` inputs (`ref`: the drift reference timed
     beside it, run by run)."""
     return TimingRow(kind="network", arch_id=spec.arch_id, name=spec.name, family=spec.family,
                      resolution=spec.resolution, batch=batch, spec_json=spec.to_json(), round=round, role=role,
-                     ref_ms=ref.latency_ms if ref is not None else None,
-                     ratio_to_ref=timing.min_ms / ref.min_ms if ref is not None else None, **_timing_fields(timing))
+                     **paired_fields(timing, ref), **_timing_fields(timing))
 
 
 #: What identifies a layer's shape for latency: its kind, channels, input / output size, kernel, stride, groups.

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from latency_models.backends.base import (MIN_WARMUP_S, RUN_NODE, Backend, MeasurementError, NodeTiming, Prepared,
-                                          Target,
-                                          check_dtype, example_input, perf_counter_samples, register_backend,
+                                          Target, check_dtype, example_input, perf_counter_samples, register_backend,
                                           target_label, torch_module)
 from latency_models.stats import summarize
 from latency_models.backends.onnx_export import ExportError, export_onnx
