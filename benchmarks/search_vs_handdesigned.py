@@ -33,9 +33,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -52,6 +55,7 @@ from nas.search.api import Hooks, search
 from nas.search.config import SearchConfig
 from nas.search.record import CostSummary
 from nas.views.finals import seed_run
+from nas.views.train.checkpoint import CHECKPOINT_FILE, FINAL_FILE
 from nas.views.source import source_from_arch, source_from_study
 from nas.views.train.recipe import Recipe
 from search_space.references import reference_spec
@@ -153,6 +157,7 @@ class Row:
     spec: ArchSpec
     run_name: str
     source: Callable[[], Any]
+    selection: tuple[str, ...]  # the same network as `nas train` options (--arch N, or --storage --study --trial)
 
 
 def budget_names(text: str) -> list[str]:
@@ -204,14 +209,24 @@ class NothingFound(Exception):
 
 
 def train_rows(args: argparse.Namespace, state: State, rows: list[Row], seeds: list[int]) -> dict[str, list[float]]:
-    """Test accuracy of each row for `seeds` (each run resumable; each row's figures stored after every run)."""
+    """Test accuracy of each row for `seeds` (each run resumable; each row's figures stored after every run).
+    With --jobs > 1 the missing runs first go as that many `nas train` processes at once (the same runs: seed_run
+    then reads each back); a failed process stops the benchmark with its output's tail."""
     recipe = Recipe(epochs=args.final_epochs, **({"batch_size": args.batch_size} if args.batch_size else {}))
     runs = state.out / f"runs-e{args.final_epochs}-n{args.final_train_examples or 'all'}"
+    names = {row.key: f"train-{row.run_name}-e{args.final_epochs}-n{args.final_train_examples or 'all'}"
+             for row in rows}
+    stored = {row.key: dict(zip(*(lambda d: (d["seeds"], d["test_accuracy"]))(
+        state.get(names[row.key]) or {"seeds": [], "test_accuracy": []}))) for row in rows}
+    missing = [(row, seed) for row in rows for seed in seeds if seed not in stored[row.key]]
+    if args.jobs > 1 and missing:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for done in pool.map(lambda rs: train_process(args, rs[0], runs / f"{rs[0].run_name}-seed{rs[1]}",
+                                                          rs[1]), missing):
+                print(f"  {done}", flush=True)
     out = {}
     for row in rows:
-        name = f"train-{row.run_name}-e{args.final_epochs}-n{args.final_train_examples or 'all'}"
-        done = state.get(name) or {"seeds": [], "test_accuracy": []}
-        acc = dict(zip(done["seeds"], done["test_accuracy"]))
+        acc = stored[row.key]
         for seed in seeds:
             if seed in acc:
                 continue
@@ -221,11 +236,32 @@ def train_rows(args: argparse.Namespace, state: State, rows: list[Row], seeds: l
                                  resolution=args.proxy_resolution)
             print(f"  trained {row.label} seed {seed}: test accuracy {acc[seed]:.4f} "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
-            state.put(name, {"seeds": sorted(acc), "test_accuracy": [acc[s] for s in sorted(acc)],
-                             "arch_id": row.spec.arch_id, "epochs": args.final_epochs,
-                             "train_examples": args.final_train_examples})
+            state.put(names[row.key], {"seeds": sorted(acc), "test_accuracy": [acc[s] for s in sorted(acc)],
+                                       "arch_id": row.spec.arch_id, "epochs": args.final_epochs,
+                                       "train_examples": args.final_train_examples})
         out[row.key] = [acc[s] for s in seeds]
     return out
+
+
+def train_process(args: argparse.Namespace, row: Row, run_dir: Path, seed: int) -> str:
+    """Run `nas train` for `row` and `seed` into `run_dir` (resumed when interrupted earlier); one status line."""
+    nas = shutil.which("nas") or str(Path(sys.executable).with_name("nas"))
+    cmd = [nas, "train", *row.selection, "--out", str(run_dir), "--seed", str(seed), "--dataset", args.dataset,
+           "--resolution", str(args.proxy_resolution), "--threads", str(args.threads or 1)]
+    if (run_dir / CHECKPOINT_FILE).is_file() and not (run_dir / FINAL_FILE).is_file():
+        cmd = [nas, "train", "--out", str(run_dir), "--resume", "--threads", str(args.threads or 1)]
+    elif not (run_dir / FINAL_FILE).is_file():
+        cmd += ["--epochs", str(args.final_epochs)]
+        cmd += ["--train-examples", str(args.final_train_examples)] if args.final_train_examples else []
+        cmd += ["--batch-size", str(args.batch_size)] if args.batch_size else []
+    else:
+        return f"{row.label} seed {seed}: done earlier"
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): " + " | ".join(tail))
+    return f"{row.label} seed {seed}: trained in {time.perf_counter() - t0:.0f} s (nas train process)"
 
 
 def decide(rows: dict[str, dict[str, Any]], budget_ms: float) -> dict[str, Any]:
@@ -261,11 +297,12 @@ def one_budget(args: argparse.Namespace, state: State, storage: str, name: str, 
         b = res["best"]
         spec = spec_from_json(json.dumps(b["spec"]))
         return Row(key, label, spec, f"found-{b['arch_id']}",
-                   lambda: source_from_study(storage, res["study"], trial=b["trial"]))
+                   lambda: source_from_study(storage, res["study"], trial=b["trial"]),
+                   ("--storage", storage, "--study", res["study"], "--trial", str(b["trial"])))
 
     rows = [found(lat_search, "a", f"(a) latency search ({lat_search['best']['arch_id']})"),
             found(flops_search, "b", f"(b) FLOPs search ({flops_search['best']['arch_id']})"),
-            Row("c", f"(c) {name}", ref, name, lambda: source_from_arch(ref, name))]
+            Row("c", f"(c) {name}", ref, name, lambda: source_from_arch(ref, name), ("--arch", name))]
     n = args.seeds
     accs = train_rows(args, state, rows, list(range(n)))
     while n < args.max_seeds and undecided(accs):
@@ -383,6 +420,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     final.add_argument("--max-seeds", type=int, default=6, help="more seeds while the (a) vs (c) gain is under 2 SE")
     final.add_argument("--batch-size", type=int, default=None)
     final.add_argument("--threads", type=int, default=None)
+    final.add_argument("--jobs", type=int, default=1, help="final training runs at once (each its own process; "
+                       "--threads each, 1 by default with --jobs > 1)")
     ap.add_argument("--latency-rounds", type=int, default=7, help="interleaved rounds of the side-by-side timing")
     ap.add_argument("--timings", type=Path, nargs="*", default=[], help="fit the cpu profile from these files")
     args = ap.parse_args(argv)
