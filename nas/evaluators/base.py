@@ -19,7 +19,7 @@ import torch
 from latency_models.backends.torch_cpu import torch_threads  # noqa: F401  (one implementation, shared)
 
 from search_space.errors import UserError
-from search_space.spec import ArchSpec
+from search_space.spec import ArchSpec, NetSpec
 
 from nas.data.proxy import ProxyData
 
@@ -153,8 +153,13 @@ class Evaluator(ABC):
     def check_data(self, data: ProxyData) -> None:
         """ConfigError (one line) when this evaluator cannot evaluate on `data` (checked once, before a search)."""
 
+    def scores_family(self, spec: NetSpec) -> bool:
+        """Whether this evaluator scores networks of `spec`'s kind at all (a study's references of other kinds
+        are left out instead of being stored as failures). Every proxy-network evaluator scores every family."""
+        return True
+
     @abstractmethod
-    def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
+    def evaluate(self, spec: NetSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
         """Evaluate the deployment `spec` through the proxy network on `data`; deterministic for a seed."""
 
     def describe(self) -> dict[str, Any]:

@@ -23,6 +23,14 @@ stride-1 stem costs more (x2 stem: 3.4x fewer FLOPs, ~2.5x less time per image m
 meaningful, and a 64 px proxy costs about the same as a 32 px one (only the stem conv runs at 64). Measured
 alternative: the x2 stem at 32 px with 3x the images per trial (same time) reached higher accuracies but ranked 7
 networks less consistently across two seeds (Kendall tau 0.19 against 0.48). Trial times: nas/evaluators/training.py.
+
+Hand-designed networks of the other families (BaselineSpec: MobileNet, ShuffleNet v1, Xception, DenseNet, IGC,
+CondenseNet, NASNet-A, PNASNet-5) get the same rule on their plan, so a study can score them beside the candidates
+(its references): every family's plan starts with its stem convolution `stem.conv0` (stride 2), some with a 3x3/2
+max-pool `stem.pool`; the proxy drops the pool, then the stride, while the last stage would see fewer than
+`MIN_PROXY_FINAL_PX` pixels. Everything after the stem is the family's own (NASNet-A / PNASNet-5 keep their
+reduction cells, so at 32 px their last cells see 2x2 maps even with a stride-1 stem: the least down-sampling the
+rule allows). Their spec keeps the deployment input; the proxy plan is built by `proxy_plan`.
 """
 
 from __future__ import annotations
@@ -31,10 +39,12 @@ from dataclasses import replace
 
 import torch
 
+from search_space.blocks import Block, ConvBlock, MaxPool
 from search_space.build import build_model
 from search_space.layers import conv_out
 from search_space.modules import Network
-from search_space.spec import ArchSpec
+from search_space.plan import plan
+from search_space.spec import ArchSpec, BaselineSpec, NetSpec
 
 from nas.data.proxy import ProxyTask
 
@@ -87,9 +97,67 @@ def proxy_spec(spec: ArchSpec, task: ProxyTask) -> ArchSpec:
     return replace(sized, stem_stride=stride, stem_pool=pool)
 
 
-def build_proxy_model(spec: ArchSpec, task: ProxyTask, seed: int, channels_last: bool = True) -> Network:
+#: Every family's plan names its classifier block so (the walk to the last feature map stops there).
+CLASSIFIER_BLOCK = "head.classifier"
+
+
+def plan_final_px(blocks: tuple[Block, ...], resolution: int) -> int:
+    """Side (px) of the feature map that reaches the classifier, for a square input."""
+    h = w = resolution
+    for block in blocks:
+        if block.name == CLASSIFIER_BLOCK:
+            break
+        _, h, w = block.layers(h, w)
+    return min(h, w)
+
+
+def _stem_stride(block: Block) -> int:
+    """The stride of a plan's stem convolution (a ConvBlock, or CondenseNet's BatchNorm-free PlainConv)."""
+    return block.conv.stride if isinstance(block, ConvBlock) else block.stride  # type: ignore[attr-defined]
+
+
+def plan_stem(blocks: tuple[Block, ...]) -> tuple[int, bool]:
+    """(stride of the stem convolution, whether the stem max-pool follows) of a plan."""
+    if blocks[0].name != "stem.conv0":
+        raise ValueError(f"the plan does not start with its stem convolution (first block {blocks[0].name!r})")
+    return _stem_stride(blocks[0]), any(isinstance(b, MaxPool) and b.name == "stem.pool" for b in blocks)
+
+
+def with_plan_stem(blocks: tuple[Block, ...], stride: int, pool: bool) -> tuple[Block, ...]:
+    """The plan with its stem convolution at `stride` and without the stem max-pool unless `pool`."""
+    first = blocks[0]
+    first = (replace(first, conv=replace(first.conv, stride=stride)) if isinstance(first, ConvBlock)
+             else replace(first, stride=stride))  # type: ignore[type-var]
+    return (first,) + tuple(b for b in blocks[1:] if pool or not (isinstance(b, MaxPool) and b.name == "stem.pool"))
+
+
+def proxy_plan(spec: NetSpec, task: ProxyTask) -> tuple[NetSpec, tuple[Block, ...]]:
+    """The proxy network of any registered family: (its spec at the task's input, its plan).
+
+    ShuffleNet-V2-style specs: `proxy_spec` and its plan. Other families: the spec with the task's resolution,
+    classes and channels, and its plan with the stem of the module docstring's rule (the deployment stem's
+    reduction, then less, until the last stage sees `MIN_PROXY_FINAL_PX` px; else the least down-sampling).
+    """
+    if isinstance(spec, ArchSpec):
+        proxy = proxy_spec(spec, task)
+        return proxy, plan(proxy)
+    if not isinstance(spec, BaselineSpec):
+        raise TypeError(f"no proxy network for {type(spec).__name__}")
+    sized = replace(spec, resolution=task.resolution, num_classes=task.num_classes, in_channels=task.channels)
+    blocks = plan(sized)
+    own = plan_stem(blocks)
+    forms = [own] + [f for f in _STEM_FORMS if stem_reduction(*f) < stem_reduction(*own)]
+    for stride, pool in forms:
+        trial = with_plan_stem(blocks, stride, pool)
+        if plan_final_px(trial, task.resolution) >= MIN_PROXY_FINAL_PX:
+            return sized, trial
+    return sized, with_plan_stem(blocks, *forms[-1])
+
+
+def build_proxy_model(spec: NetSpec, task: ProxyTask, seed: int, channels_last: bool = True) -> Network:
     """The proxy network of `spec` in training form, seeded initial weights, optionally channels-last (CPU-fast)."""
-    net = build_model(proxy_spec(spec, task), form="train", seed=seed)
+    proxy, blocks = proxy_plan(spec, task)
+    net = build_model(proxy, form="train", seed=seed, blocks=blocks)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     return net

@@ -1,11 +1,13 @@
-"""Hand-designed references in every study: the registered ShuffleNet-V2-family networks that fit the budget
-(by predicted latency, or by FLOPs for a FLOPs budget) and the nearest one above it, evaluated with the study's
-own evaluator (same proxy task, seed and fidelity as the best found network) and stored as tagged trials: not
-sampled, not counted in --trials, shown on the same accuracy axis as the found front.
+"""Hand-designed references in every study: of each registered family (ShuffleNet v2, MobileNet v1/v2,
+ShuffleNet v1, Xception, DenseNet, IGCV2, IGCV3-D, CondenseNet, NASNet-A, PNASNet-5) the largest network that fits
+the budget (by predicted latency, or by FLOPs for a FLOPs budget), and the nearest network above the budget,
+evaluated with the study's own evaluator (same proxy task, seed and fidelity as the best found network) and stored
+as tagged trials: not sampled, not counted in --trials, shown on the same accuracy axis as the found front.
 
-Only networks the proxy task can train the same way as the candidates are evaluated (ShuffleNet v2 style
-ArchSpecs: the proxy keeps the body and adapts the stem to small images); the other Table 8 families stay on the
-latency axis of the dashboard.
+One network per family keeps the cost bounded (at 146 MFLOPs fifteen registered networks fit; the largest of a
+family is its strongest hand design within the budget). Every family trains through the same proxy network rule
+(nas.evaluators.proxy_net: the body kept, the stem adapted to small images); an evaluator that cannot score a
+family at all (the supernet holds only ShuffleNet-V2-style paths) leaves that family's networks out.
 """
 
 from __future__ import annotations
@@ -18,27 +20,34 @@ from nas.search.results import best_within_budget
 from nas.search.trial import SearchContext
 from search_space.progress import ProgressFn
 from search_space.references import NETWORKS
-from search_space.spec import ArchSpec
+from search_space.spec import NetSpec
 
 
-def choose_references(ctx: SearchContext) -> list[tuple[str, ArchSpec]]:
-    """The ArchSpec references (at the deployment input and class count) within the budget, and the nearest one
-    above it: by the platform's predicted latency for a latency budget, by multiply-adds (MFLOPs, as the
-    records count them) for a FLOPs budget."""
+def choose_references(ctx: SearchContext) -> list[tuple[str, NetSpec]]:
+    """The references (at the deployment input and class count): per registered family the largest within the
+    budget, then the nearest one above it; by the platform's predicted latency for a latency budget, by
+    multiply-adds (MFLOPs, as the records count them) for a FLOPs budget. Families the study's evaluator does not
+    score are left out."""
     cfg = ctx.config
     budget = cfg.budget
-    specs = []
-    for name in NETWORKS.names():
-        spec = NETWORKS.get(name).spec()
-        if isinstance(spec, ArchSpec):
-            specs.append((name, spec.with_resolution(cfg.resolution).with_classes(ctx.dataset.num_classes)))
+    evaluator = ctx.evaluator
 
-    def figure(spec: ArchSpec) -> float:
+    def figure(spec: NetSpec) -> float:
         return ctx.estimate(spec).latency_ms if budget.is_latency else CostSummary.of(spec).flops_m
 
-    ranked = sorted(((figure(s), n, s) for n, s in specs), key=lambda t: t[0])
-    within = [(n, s) for v, n, s in ranked if v <= budget.value]
-    above = [(n, s) for v, n, s in ranked if v > budget.value][:1]
+    ranked = []
+    for name in NETWORKS.names():
+        ref = NETWORKS.get(name)
+        spec = ref.spec().with_resolution(cfg.resolution).with_classes(ctx.dataset.num_classes)
+        if evaluator.scores_family(spec):
+            ranked.append((figure(spec), name, ref.family, spec))
+    ranked.sort(key=lambda t: t[0])
+    largest: dict[str, tuple[float, str, NetSpec]] = {}
+    for value, name, family, spec in ranked:  # a tie keeps the network registered first
+        if value <= budget.value and value > largest.get(family, (-1.0,))[0]:
+            largest[family] = (value, name, spec)
+    within = [(n, s) for _, n, s in sorted(largest.values(), key=lambda t: t[0])]
+    above = [(n, s) for v, n, _, s in ranked if v > budget.value][:1]
     return within + above
 
 

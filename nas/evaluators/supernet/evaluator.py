@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from search_space.modules import to_inference
-from search_space.spec import ArchSpec
+from search_space.spec import ArchSpec, NetSpec
 
 from nas.data.proxy import ProxyData, ProxyTask
 from nas.evaluators.base import (ConfigError, EvalResult, Evaluator, Report, SearchSettings, check_known_options,
@@ -214,6 +214,10 @@ class SupernetEvaluator(Evaluator):
         x_bn, _, _ = self._inputs(data, seed)
         recalibrate_bn(net, x_bn, self.config.bn_batch_size)  # type: ignore[arg-type]
         return net.eval()
+
+    def scores_family(self, spec: NetSpec) -> bool:
+        """Only ShuffleNet-V2-style networks have paths in the supernet (members are checked when evaluated)."""
+        return isinstance(spec, ArchSpec)
 
     def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
         """Score `spec` by its inherited weights; `report` is not called (nothing is trained, nothing to prune)."""

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from nas.data.proxy import ProxyTask
-from nas.evaluators.proxy_net import (MIN_PROXY_FINAL_PX, build_proxy_model, final_feature_px, proxy_spec,
-                                      proxy_stem)
-from search_space.references import reference_spec
+from nas.evaluators.proxy_net import (MIN_PROXY_FINAL_PX, build_proxy_model, final_feature_px, plan_final_px,
+                                      plan_stem, proxy_plan, proxy_spec, proxy_stem)
+from search_space.build import build_model
+from search_space.plan import plan
+from search_space.references import NETWORKS, reference_spec
 from search_space.spec import BaselineSpec, SpecError
 from tests.nas.evaluators.conftest import tiny_spec
 
@@ -66,7 +68,7 @@ def test_resolution_below_archspec_minimum_is_a_spec_error():
         proxy_spec(tiny_spec(), _task(8))
 
 
-def test_only_archspecs():
+def test_proxy_spec_is_for_archspecs_only():
     with pytest.raises(TypeError, match="ArchSpec"):
         proxy_spec(BaselineSpec(family="mobilenet_v1", width_mult=0.5), _task())  # type: ignore[arg-type]
 
@@ -82,3 +84,46 @@ def test_build_proxy_model_shapes_and_seed():
         assert out.shape == (2, 7)
         torch.testing.assert_close(out, b(x))
     assert a.spec == proxy_spec(tiny_spec(), task)
+
+
+# ------------------------------------------------------------------------------------- other families
+BASELINES = [n for n in NETWORKS.names() if isinstance(NETWORKS.get(n).spec(), BaselineSpec)]
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_other_families_keep_their_body_and_adapt_only_the_stem(name):
+    spec = reference_spec(name)
+    task = _task(32, channels=1, num_classes=10)
+    proxy, blocks = proxy_plan(spec, task)
+    assert (proxy.resolution, proxy.num_classes, proxy.in_channels) == (32, 10, 1)
+    assert (proxy.family, proxy.width_mult, proxy.groups) == (spec.family, spec.width_mult, spec.groups)
+    own = plan(proxy)
+    body = [b for b in own[1:] if b.name != "stem.pool"]
+    assert list(blocks[1:]) == body  # everything after the stem convolution is the family's own
+    assert blocks[0].name == own[0].name == "stem.conv0" and blocks[0].cout == own[0].cout
+    stride, pool = plan_stem(blocks)
+    own_stride, own_pool = plan_stem(own)
+    assert stride * (2 if pool else 1) <= own_stride * (2 if own_pool else 1)
+    final = plan_final_px(blocks, 32)
+    assert final >= MIN_PROXY_FINAL_PX or (stride, pool) == (1, False)  # else the least down-sampling
+    net = build_proxy_model(spec, task, seed=0).eval()
+    with torch.no_grad():
+        assert net(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+
+
+def test_a_family_with_a_pooled_stem_first_drops_the_pool():
+    spec = reference_spec("shufflenet_v1_g3_x1_0")
+    _, b64 = proxy_plan(spec, _task(64))
+    assert plan_stem(b64) == (2, False) and plan_final_px(b64, 64) == 4
+    _, b224 = proxy_plan(spec, _task(224))
+    assert plan_stem(b224) == (2, True) and b224 == plan(spec.with_classes(10))  # the deployment network
+
+
+def test_other_families_build_seeded_like_archspecs():
+    spec, task = reference_spec("mobilenet_v2_x0_15"), _task(32)
+    a, b = build_proxy_model(spec, task, seed=5), build_proxy_model(spec, task, seed=5)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+    proxy, blocks = proxy_plan(spec, task)
+    assert a.blocks == blocks and a.spec == proxy
+    assert not torch.equal(next(a.parameters()), next(build_model(proxy, seed=6, blocks=blocks).parameters()))
