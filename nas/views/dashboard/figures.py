@@ -162,7 +162,8 @@ def pareto_figure(data: StudyData, selected: int | None = None, height: int = 64
                            showarrow=False, xanchor="left", yanchor="bottom", font={"color": COLORS["budget"]})
     p = data.profile
     note = (f"★ references: {len(scored)} evaluated by this study with its own evaluator (on the accuracy axis); "
-            f"the others (not chosen for this budget, or not scored by its evaluator) are placed on the latency axis only; {p.label()}, at "
+            f"the others (not chosen for this budget, or of a family its evaluator does not score) have no accuracy on "
+            f"the proxy task, so are placed on the latency axis only; {p.label()}, at "
             f"{data.config.resolution}px / {data.num_classes} classes like the candidates" if p else data.profile_note)
     if beyond:
         note += f"; {len(beyond)} beyond {x_max:.0f} ms (zoom out)"

@@ -40,8 +40,9 @@ from torch import nn
 
 from search_space.build import build_model
 from search_space.modules import to_inference
-from search_space.spec import NetSpec
+from search_space.spec import ArchSpec, NetSpec
 
+from nas.evaluators.proxy_net import build_proxy_model
 from nas.views.export.check import CheckResult, compare
 from nas.views.export.errors import ExportError
 from nas.views.export.load import (FORMATS, METADATA_FILE, MODEL_FILES, SPEC_FILE, SUFFIXES, beside, format_of_suffix,
@@ -112,7 +113,14 @@ def network_of(source: Source, weights: TrainedWeights | None, seed: int = 0) ->
     if weights.setup.source.spec.arch_id != source.spec.arch_id:
         raise ExportError(f"weights {weights.path} were trained for architecture {weights.setup.source.spec.arch_id}, "
                           f"not {source.spec.arch_id} ({source.origin.describe()})")
-    model = build_model(weights.spec, form="train", seed=0)
+    if not isinstance(weights.spec, ArchSpec):
+        raise ExportError(f"weights {weights.path} are a {weights.spec.family} network trained as its proxy (stem "
+                          f"adapted to {weights.task.resolution} px), which a spec file cannot describe; export the "
+                          f"deployment network with --arch {weights.setup.source.spec.label()}")
+    model = build_proxy_model(weights.setup.source.spec, weights.task, seed=0, channels_last=False)  # as trained
+    if model.spec.arch_id != weights.spec.arch_id:
+        raise ExportError(f"weights {weights.path} hold network {weights.spec.arch_id}, not the proxy network "
+                          f"{model.spec.arch_id} of {weights.setup.source.spec.label()}")
     try:
         model.load_state_dict(weights.state_dict, strict=True)
     except RuntimeError as exc:

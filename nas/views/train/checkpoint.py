@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from search_space.fileio import atomic_write
-from search_space.spec import ArchSpec, SpecError
+from search_space.spec import NetSpec, SpecError, spec_from_json
 
 from nas.data.proxy import ProxyTask
 from nas.views.train.errors import TrainError
@@ -68,7 +68,7 @@ class TrainedWeights:
     """
 
     path: Path
-    spec: ArchSpec
+    spec: NetSpec
     state_dict: dict[str, torch.Tensor]
     setup: RunSetup
     task: ProxyTask
@@ -89,7 +89,7 @@ class TrainedWeights:
 def weights_record(obj: dict[str, Any], path: Path) -> TrainedWeights:
     """TrainedWeights of a loaded checkpoint / final file; TrainError when a field is damaged."""
     try:
-        spec = ArchSpec.from_json(obj["spec"])
+        spec = spec_from_json(obj["spec"])
         setup = RunSetup.from_dict(json.loads(obj["setup"]))
         task = ProxyTask.from_dict(json.loads(obj["task"]))
         history = obj.get("history") or []

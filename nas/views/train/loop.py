@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from search_space.spec import ArchSpec
+from search_space.spec import NetSpec
 from search_space.progress import ProgressFn
 
 from nas.data.dataset import Dataset
@@ -64,7 +64,7 @@ class TrainResult:
     """A finished run: where its files are and what it reached (`test_accuracy` None without a test split)."""
 
     out_dir: Path
-    spec: ArchSpec
+    spec: NetSpec
     history: tuple[EpochRecord, ...]
     test_accuracy: float | None
     test_examples: int
@@ -81,13 +81,10 @@ class TrainResult:
 
 
 # ------------------------------------------------------------------------------------------------- setup
-def trainable_spec(setup: RunSetup) -> ArchSpec:
-    """The deployment ArchSpec of the run (baselines of other families are not trained by this command)."""
-    spec = setup.source.spec
-    if not isinstance(spec, ArchSpec):
-        raise TrainError(f"`nas train` trains ShuffleNet-V2-style networks; {spec.label()} is a {spec.family} "
-                         f"baseline")
-    return spec
+def trainable_spec(setup: RunSetup) -> NetSpec:
+    """The deployment spec of the run: a ShuffleNet-V2-style network or a hand-designed network of another family
+    (each trains as its proxy network: nas.evaluators.proxy_net.proxy_plan)."""
+    return setup.source.spec
 
 
 def prepare_data(setup: RunSetup, dataset: Dataset | None = None) -> ProxyData:

@@ -215,8 +215,10 @@ def test_dashboard_in_a_browser(browser, tiny_idx_dir, tmp_path, nas_home, capsy
         assert browser.find_element(By.ID, "detail-stages").text == stages_text(target.spec)
         assert f"--trial {target.number} " in browser.find_element(By.ID, "export-command").text
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#arch-graph .heatmaplayer, #arch-graph image"))
-        # click a row of the table: that trial's architecture appears
-        row = next(r for r in evaluated if r.number != target.number)
+        # click a row of the table (newest first, 12 a page: one on the first page): its architecture appears
+        on_page = {c.text.strip() for c in browser.find_elements(
+            By.XPATH, "//div[@id='table']//td[@data-dash-column='number']")}
+        row = next(r for r in evaluated if r.number != target.number and str(r.number) in on_page)
         cell = browser.find_element(By.XPATH, f"//div[@id='table']//tr[td[@data-dash-column='number']"
                                               f"[normalize-space()='{row.number}']]/td[@data-dash-column='arch_id']")
         cell.click()
