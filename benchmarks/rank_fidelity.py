@@ -23,8 +23,8 @@ gives a different one stops with one line (only --mf-rungs, which adds or drops 
             uniform within the budget on the platform (PathSampler over that space, rejection by the profile).
             Remove DIR/supernet.pt to train it again (its scores and the throughput are then redone).
   score     every architecture scored on the search's validation split by: synflow, naswot, supernet (BN
-            recalibrated, the evaluator's default bn_batches), supernet-nobn (the extracted network with the
-            supernet's own running statistics), proxy (the `train` evaluator as a search runs it: 1 epoch of 4000
+            recalibrated, the evaluator's default bn_batches), supernet-bn2 / -bn4 (2 / 4 batches: the
+            throughput lever), supernet-nobn (the extracted network with the supernet's own running statistics), proxy (the `train` evaluator as a search runs it: 1 epoch of 4000
             images), mf-rK (the `train` evaluator at rung K of `--rungs 3 --eta 3`: nas.search.fidelity.rung gives
             epochs and images, the search's data_at rule the data); then the supernet's throughput.
   truth     each network trained stand-alone with one fixed recipe (nas.views.train.train_network: the code of
@@ -74,7 +74,7 @@ from search_space.spec import ArchSpec, spec_from_dict
 from ranking import kendall_tau, mean_pairwise_tau  # benchmarks/ranking.py (this script's folder is on sys.path)
 
 STATE_VERSION = 1
-CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "proxy")
+CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "proxy")
 PROPOSAL_STEPS = 7  # width caps 0, t/6, ..., t of the proposal's nested sub-spaces
 MAX_DRAWS = 200_000
 
@@ -440,10 +440,15 @@ def record_supernet(ctx: Context, path: Path, space: SearchSpace, wall: float | 
 
 
 # ------------------------------------------------------------------------------------------------- scores
-def supernet_evaluator(ctx: Context) -> SupernetEvaluator:
+def bn_batches_of(name: str) -> int:
+    """The BN recalibration batches of a supernet column: `supernet` the evaluator's default, `supernet-bnN` N."""
+    return int(name.removeprefix("supernet-bn")) if name.startswith("supernet-bn") else DEFAULT_BN_BATCHES
+
+
+def supernet_evaluator(ctx: Context, bn_batches: int = DEFAULT_BN_BATCHES) -> SupernetEvaluator:
     sn = ctx.state["supernet"]
     settings = SearchSettings(threads=ctx.threads, options=(("supernet", sn["file"]), ("supernet_sha256", sn["sha256"]),
-                                                            ("bn_batches", DEFAULT_BN_BATCHES)))
+                                                            ("bn_batches", bn_batches)))
     return search_evaluator("supernet", settings)  # type: ignore[return-value]
 
 
@@ -462,11 +467,11 @@ def score_without_recalibration(ev: SupernetEvaluator, spec: ArchSpec, data: Any
 def scorer(ctx: Context, name: str) -> tuple[Callable[[ArchSpec], dict[str, Any]], dict[str, Any]] | None:
     """(score one spec, what the column is) for evaluator column `name`; None when it cannot run yet."""
     seed = ctx.cfg["search_seed"]
-    if name in ("supernet", "supernet-nobn"):
+    if name.startswith("supernet"):
         if not ctx.state["supernet"] or ctx.state["supernet"]["epochs_done"] < ctx.cfg["sn_epochs"]:
             print(f"score {name}: skipped (the supernet is not trained yet: --stage supernet)", flush=True)
             return None
-        ev = supernet_evaluator(ctx)
+        ev = supernet_evaluator(ctx, bn_batches_of(name))
         data = ctx.data_at(0)
         meta = {"evaluator": ev.describe(), "supernet_sha256": ctx.state["supernet"]["sha256"]}
         if name == "supernet-nobn":
@@ -618,8 +623,9 @@ def fidelity_note(ctx: Context, name: str, meta: dict[str, Any]) -> str:
         r = rung(ctx.search_config(), 0 if name == "proxy" else int(name.removeprefix("mf-r")))
         return f"rung {r.index}: {r.epochs} epoch(s) x {meta.get('train_examples', r.train_examples)} images"
     return {"synflow": "no training", "naswot": "no training",
-            "supernet": f"inherited weights, BN re-estimated on {DEFAULT_BN_BATCHES} batches",
-            "supernet-nobn": "inherited weights, supernet's BN statistics"}.get(name, "")
+            "supernet-nobn": "inherited weights, supernet's BN statistics"}.get(
+        name, f"inherited weights, BN re-estimated on {bn_batches_of(name)} batches" if name.startswith("supernet")
+        else "")
 
 
 def fmt(x: Any, spec: str = ".3f") -> str:
