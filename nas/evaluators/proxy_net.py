@@ -36,6 +36,7 @@ rule allows). Their spec keeps the deployment input; the proxy plan is built by 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 import torch
 
@@ -72,15 +73,18 @@ def final_feature_px(spec: ArchSpec) -> int:
     return size
 
 
+def stem_rule(own: tuple[int, bool], final_px: Callable[[int, bool], int]) -> tuple[int, bool]:
+    """The rule of `MIN_PROXY_FINAL_PX` for any network: of the stem (stride, pool) forms that down-sample no more
+    than `own`, the most down-sampling one whose last stage still sees that many pixels (`final_px(stride, pool)`),
+    else the least down-sampling one (a tiny input)."""
+    forms = [own] + [f for f in _STEM_FORMS if stem_reduction(*f) < stem_reduction(*own)]
+    return next((f for f in forms if final_px(*f) >= MIN_PROXY_FINAL_PX), forms[-1])
+
+
 def proxy_stem(spec: ArchSpec, resolution: int) -> tuple[int, bool]:
     """(stem_stride, stem_pool) of the proxy network at `resolution`: the rule of `MIN_PROXY_FINAL_PX`."""
-    own = stem_reduction(spec.stem_stride, spec.stem_pool)
-    forms = [(spec.stem_stride, spec.stem_pool)] + [f for f in _STEM_FORMS if stem_reduction(*f) < own]
-    for stride, pool in forms:
-        trial = replace(spec, resolution=resolution, stem_stride=stride, stem_pool=pool)
-        if final_feature_px(trial) >= MIN_PROXY_FINAL_PX:
-            return stride, pool
-    return forms[-1]  # tiny input: the least down-sampling the deployment stem allows
+    return stem_rule((spec.stem_stride, spec.stem_pool), lambda stride, pool: final_feature_px(
+        replace(spec, resolution=resolution, stem_stride=stride, stem_pool=pool)))
 
 
 def proxy_spec(spec: ArchSpec, task: ProxyTask) -> ArchSpec:
@@ -145,13 +149,9 @@ def proxy_plan(spec: NetSpec, task: ProxyTask) -> tuple[NetSpec, tuple[Block, ..
         raise TypeError(f"no proxy network for {type(spec).__name__}")
     sized = replace(spec, resolution=task.resolution, num_classes=task.num_classes, in_channels=task.channels)
     blocks = plan(sized)
-    own = plan_stem(blocks)
-    forms = [own] + [f for f in _STEM_FORMS if stem_reduction(*f) < stem_reduction(*own)]
-    for stride, pool in forms:
-        trial = with_plan_stem(blocks, stride, pool)
-        if plan_final_px(trial, task.resolution) >= MIN_PROXY_FINAL_PX:
-            return sized, trial
-    return sized, with_plan_stem(blocks, *forms[-1])
+    form = stem_rule(plan_stem(blocks), lambda stride, pool: plan_final_px(with_plan_stem(blocks, stride, pool),
+                                                                           task.resolution))
+    return sized, with_plan_stem(blocks, *form)
 
 
 def build_proxy_model(spec: NetSpec, task: ProxyTask, seed: int, channels_last: bool = True) -> Network:
