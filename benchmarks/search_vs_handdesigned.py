@@ -216,14 +216,15 @@ def train_rows(args: argparse.Namespace, state: State, rows: list[Row], seeds: l
     runs = state.out / f"runs-e{args.final_epochs}-n{args.final_train_examples or 'all'}"
     names = {row.key: f"train-{row.run_name}-e{args.final_epochs}-n{args.final_train_examples or 'all'}"
              for row in rows}
-    stored = {row.key: dict(zip(*(lambda d: (d["seeds"], d["test_accuracy"]))(
-        state.get(names[row.key]) or {"seeds": [], "test_accuracy": []}))) for row in rows}
+    stored = {}
+    for row in rows:
+        done = state.get(names[row.key]) or {"seeds": [], "test_accuracy": []}
+        stored[row.key] = dict(zip(done["seeds"], done["test_accuracy"]))
     missing = [(row, seed) for row in rows for seed in seeds if seed not in stored[row.key]]
     if args.jobs > 1 and missing:
         with ThreadPoolExecutor(args.jobs) as pool:
-            for done in pool.map(lambda rs: train_process(args, rs[0], runs / f"{rs[0].run_name}-seed{rs[1]}",
-                                                          rs[1]), missing):
-                print(f"  {done}", flush=True)
+            for done_line in pool.map(lambda rs: train_process(args, rs[0], runs, rs[1]), missing):
+                print(f"  {done_line}", flush=True)
     out = {}
     for row in rows:
         acc = stored[row.key]
@@ -231,7 +232,7 @@ def train_rows(args: argparse.Namespace, state: State, rows: list[Row], seeds: l
             if seed in acc:
                 continue
             t0 = time.perf_counter()
-            acc[seed] = seed_run(row.source, runs / f"{row.run_name}-seed{seed}", seed, recipe,
+            acc[seed] = seed_run(row.source, run_dir(runs, row, seed), seed, recipe,
                                  args.final_train_examples, args.threads, dataset=args.dataset,
                                  resolution=args.proxy_resolution)
             print(f"  trained {row.label} seed {seed}: test accuracy {acc[seed]:.4f} "
@@ -243,14 +244,20 @@ def train_rows(args: argparse.Namespace, state: State, rows: list[Row], seeds: l
     return out
 
 
-def train_process(args: argparse.Namespace, row: Row, run_dir: Path, seed: int) -> str:
-    """Run `nas train` for `row` and `seed` into `run_dir` (resumed when interrupted earlier); one status line."""
+def run_dir(runs: Path, row: Row, seed: int) -> Path:
+    """The folder of one final training run."""
+    return runs / f"{row.run_name}-seed{seed}"
+
+
+def train_process(args: argparse.Namespace, row: Row, runs: Path, seed: int) -> str:
+    """Run `nas train` for `row` and `seed` into its run folder (resumed when interrupted earlier); one status line."""
+    out = run_dir(runs, row, seed)
     nas = shutil.which("nas") or str(Path(sys.executable).with_name("nas"))
-    cmd = [nas, "train", *row.selection, "--out", str(run_dir), "--seed", str(seed), "--dataset", args.dataset,
+    cmd = [nas, "train", *row.selection, "--out", str(out), "--seed", str(seed), "--dataset", args.dataset,
            "--resolution", str(args.proxy_resolution), "--threads", str(args.threads or 1)]
-    if (run_dir / CHECKPOINT_FILE).is_file() and not (run_dir / FINAL_FILE).is_file():
-        cmd = [nas, "train", "--out", str(run_dir), "--resume", "--threads", str(args.threads or 1)]
-    elif not (run_dir / FINAL_FILE).is_file():
+    if (out / CHECKPOINT_FILE).is_file() and not (out / FINAL_FILE).is_file():
+        cmd = [nas, "train", "--out", str(out), "--resume", "--threads", str(args.threads or 1)]
+    elif not (out / FINAL_FILE).is_file():
         cmd += ["--epochs", str(args.final_epochs)]
         cmd += ["--train-examples", str(args.final_train_examples)] if args.final_train_examples else []
         cmd += ["--batch-size", str(args.batch_size)] if args.batch_size else []

@@ -3,7 +3,7 @@
 from nas.views.train.checkpoint import CHECKPOINT_FILE, FINAL_FILE, METRICS_FILE, TrainedWeights, load_weights
 from nas.views.train.errors import DivergedError, TrainError
 from nas.views.train.loop import (EpochRecord, TrainResult, plan_run, prepare_data, prepare_out_dir, read_checkpoint,
-                            resume_run, train_network, trainable_spec)
+                            resume_run, train_network)
 from nas.views.train.recipe import Recipe, augment_for
 from nas.views.train.setup import RunSetup
 
@@ -11,5 +11,5 @@ __all__ = [
     "CHECKPOINT_FILE", "DivergedError", "EpochRecord", "FINAL_FILE", "METRICS_FILE", "Recipe", "RunSetup",
     "TrainError", "TrainResult", "TrainedWeights", "augment_for", "load_weights", "plan_run", "prepare_data",
     "prepare_out_dir",
-    "read_checkpoint", "resume_run", "train_network", "trainable_spec",
+    "read_checkpoint", "resume_run", "train_network",
 ]

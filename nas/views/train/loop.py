@@ -81,12 +81,6 @@ class TrainResult:
 
 
 # ------------------------------------------------------------------------------------------------- setup
-def trainable_spec(setup: RunSetup) -> NetSpec:
-    """The deployment spec of the run: a ShuffleNet-V2-style network or a hand-designed network of another family
-    (each trains as its proxy network: nas.evaluators.proxy_net.proxy_plan)."""
-    return setup.source.spec
-
-
 def prepare_data(setup: RunSetup, dataset: Dataset | None = None) -> ProxyData:
     """The run's splits: all training images (or `train_examples`) minus a stratified validation split, and test.
 
@@ -107,7 +101,6 @@ def plan_run(source: Source, dataset: str | None, resolution: int | None, seed: 
     res = resolution or source.proxy_resolution or DEFAULT_RESOLUTION
     setup = RunSetup(source=source, dataset=ds.spec, resolution=res, seed=seed, train_examples=train_examples,
                      recipe=recipe.resolved(ds.spec, res))
-    trainable_spec(setup)
     return setup, prepare_data(setup, ds)
 
 
@@ -206,7 +199,7 @@ def train_network(setup: RunSetup, data: ProxyData, out_dir: str | Path, checkpo
         raise TrainError(f"--batch-size {recipe.batch_size} is larger than the training split "
                          f"({len(data.train)} images)")
     total = per_epoch * recipe.epochs
-    deployment = trainable_spec(setup)
+    deployment = setup.source.spec  # any family: it trains as its proxy network
     with _threads(threads):
         model = build_proxy_model(deployment, data.task, seed=setup.seed, channels_last=recipe.channels_last)
         opt = make_optimizer(model, cfg)
