@@ -5,7 +5,9 @@ batch 1, measured here) or `--platform arm` (the paper's phone: latencies *predi
 labelled so):
 
   budget  the reference's latency at the deployment input (cpu: median over interleaved rounds; arm: predicted)
-  (a)     `nas search --budget <that latency>`            the latency-constrained search
+  (a)     `nas search --budget <the reference>`           the latency-constrained search (in-loop measurements
+                                                          put on the budget's time frame: the reference is
+                                                          timed beside every candidate)
   (b)     `nas search --budget <the reference's MFLOPs>`  the FLOPs-constrained search (the paper's straw man)
   (c)     the reference itself
 
@@ -46,12 +48,13 @@ from typing import Any, Callable
 import numpy as np
 
 from latency_models.fitting import fit_from_timings
-from latency_models.measure import MeasureSettings, backend_for, resolve_platform, time_interleaved
+from latency_models.measure import resolve_platform, time_side_by_side
 from latency_models.profiles import find_profile, require_profile
 from nas.cli.search import results_json, trial_line
 from nas.data import load_dataset
 from nas.evaluators import evaluator_search_options
 from nas.search.api import Hooks, search
+from nas.search.budget import TimeFrame
 from nas.search.config import SearchConfig
 from nas.search.record import CostSummary
 from nas.views.finals import seed_run
@@ -102,20 +105,8 @@ class State:
 # ------------------------------------------------------------------------------------------------ latency
 def measured_side_by_side(specs: dict[str, ArchSpec], platform_name: str, rounds: int) -> dict[str, float]:
     """Median ms of each network over `rounds` interleaved rounds (each round: every network, rotating order)."""
-    platform = resolve_platform(platform_name)
-    backend = backend_for(platform)
-    settings = MeasureSettings.of(platform)
-    prepared = {k: backend.prepare(s, (platform.batch, s.in_channels, s.resolution, s.resolution), platform, k)
-                for k, s in specs.items()}
-    try:
-        runs: dict[str, list[float]] = {k: [] for k in specs}
-        for _ in range(rounds):
-            for k, t in zip(prepared, time_interleaved(backend, list(prepared.values()), settings)):
-                runs[k].append(t.latency_ms)
-    finally:
-        for p in prepared.values():
-            p.close()
-    return {k: float(np.median(v)) for k, v in runs.items()}
+    per_round = time_side_by_side(list(specs.values()), resolve_platform(platform_name), rounds)
+    return {k: float(np.median([r[i].latency_ms for r in per_round])) for i, k in enumerate(specs)}
 
 
 def latencies(specs: dict[str, ArchSpec], platform: str, rounds: int) -> dict[str, dict[str, Any]]:
@@ -176,8 +167,11 @@ def deployment(name: str, resolution: int, num_classes: int) -> ArchSpec:
 
 
 def run_search(args: argparse.Namespace, state: State, storage: str, key: str, budget_ms: float | None,
-               budget_mflops: float | None) -> dict[str, Any]:
-    """The search of step `key` (resumed from the study when it was interrupted), as `nas search --json` prints it."""
+               budget_mflops: float | None, frame: TimeFrame) -> dict[str, Any]:
+    """The search of step `key` (resumed from the study when it was interrupted), as `nas search --json` prints it.
+    Its in-loop measurements are put on `frame` (the reference as timed for the budget), as `nas search --budget
+    <reference>` does: the reference is timed beside each candidate, so drift after the budget step cannot move
+    the budget."""
     def make() -> dict[str, Any]:
         options = evaluator_search_options(args.evaluator, {"supernet": args.supernet, "bn_batches": args.bn_batches})
         config = SearchConfig(platform=args.platform, budget_ms=budget_ms, budget_mflops=budget_mflops,
@@ -187,7 +181,8 @@ def run_search(args: argparse.Namespace, state: State, storage: str, key: str, b
                               trials=args.trials, timeout_s=args.search_minutes * 60 or None, seed=args.seed,
                               workers=args.workers, pruner=args.pruner, sampler=args.sampler,
                               epochs=args.search_epochs, rungs=args.rungs, eta=args.eta,
-                              measure_in_loop=args.measure_in_loop, references=args.study_references)
+                              measure_in_loop=args.measure_in_loop, references=args.study_references,
+                              budget_frame=frame.network, budget_frame_ms=frame.ms)
         print(f"[{key}] nas search --platform {config.platform} --budget {config.budget.text()} "
               f"(evaluator {config.evaluator}, {config.trials} trials, at most {args.search_minutes:g} min)")
         res = search(config, storage, key, hooks=Hooks(on_trial=lambda r: print(f"  {trial_line(r)}", flush=True)))
@@ -297,8 +292,9 @@ def one_budget(args: argparse.Namespace, state: State, storage: str, name: str, 
     ref = deployment(name, args.resolution, num_classes)
     budget_ms, flops = budget["latency_ms"], CostSummary.of(ref).flops_m
     tag = f"{args.platform}-{name}"
-    lat_search = run_search(args, state, storage, f"search-{tag}-latency", round(budget_ms, 4), None)
-    flops_search = run_search(args, state, storage, f"search-{tag}-flops", None, flops)
+    frame = TimeFrame(name, round(budget_ms, 4))
+    lat_search = run_search(args, state, storage, f"search-{tag}-latency", frame.ms, None, frame)
+    flops_search = run_search(args, state, storage, f"search-{tag}-flops", None, flops, frame)
 
     def found(res: dict[str, Any], key: str, label: str) -> Row:
         b = res["best"]

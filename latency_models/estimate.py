@@ -32,13 +32,17 @@ class LatencyEstimate:
     cv: float | None = None
     noisy: bool = False
     #: The drift reference network's latency (ShuffleNet v2 1x on the platform: at the figure's resolution for a
-    #: measurement in the search loop, at 224 px for a timings file or a profile) timed beside a measured figure,
+    #: measurement in the search loop, at 224 px for a timings file or a profile; the budget's frame network for
+    #: a figure put on a budget's time frame) timed beside a measured figure,
     #: or at the speed a predicting profile's timings were put on; the ratio to it is free of the machine's drift,
     #: so either figure can be put on another moment's speed.
     reference_ms: float | None = None
     #: Measured figures: the reference had drifted from the session's first reading by more than the
     #: drift tolerance when this was taken (the figure is shown, but flagged, not trusted).
     drifted: bool = False
+    #: Measured figures put on a budget's time frame (nas.search.budget.TimeFrame): the reading times this factor
+    #: (the frame network's latency when the budget was fixed over its reading beside this one); None: as read.
+    frame_scale: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -60,6 +64,8 @@ class LatencyEstimate:
             bits.append("noisy")
         if self.drifted:
             bits.append("machine speed drifted")
+        if self.frame_scale is not None:
+            bits.append(f"on the budget's time frame, x{self.frame_scale:.2f}")
         if self.source == "published":
             bits.append("calibrated from published measurements")
         return f"{self.latency_ms:.2f} ms {self.kind} ({', '.join(bits)})"

@@ -179,6 +179,18 @@ def measure_network(spec: NetSpec, platform: Platform, warmup: int | None = None
     return measure_target(spec, network_input_shape(spec, platform.batch), platform, settings, backend)
 
 
+def time_side_by_side(specs: Sequence[NetSpec], platform: Platform, rounds: int = 1,
+                      backend: Backend | None = None) -> list[list[Timing]]:
+    """Each network's Timing in each of `rounds` interleaved rounds (`time_interleaved`, one preparation of each):
+    result[round][i] is network i. Ratios between networks of one round are free of the machine's drift."""
+    backend = backend or backend_for(platform)
+    settings = MeasureSettings.of(platform)
+    with contextlib.ExitStack() as stack:
+        prepared = [stack.enter_context(backend.prepare(s, network_input_shape(s, platform.batch), platform))
+                    for s in specs]
+        return [time_interleaved(backend, prepared, settings) for _ in range(rounds)]
+
+
 # ------------------------------------------------------------------------------------------------------ jobs
 @dataclass(frozen=True)
 class Job:

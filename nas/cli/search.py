@@ -13,7 +13,7 @@ from rich.table import Table
 from nas.cli.common import ProgressBar, console, emit_json
 from nas.evaluators import DEFAULT_EVALUATOR, evaluator_label, evaluator_search_options
 from nas.search.api import Hooks, search as run_search
-from nas.search.budget import read_budget
+from nas.search.budget import RelativeBudget, read_budget_or_relative
 from nas.search.config import DEFAULT_TIMEOUT_S, DEFAULT_TRIALS, SearchConfig, default_workers
 from nas.search.measuring import loop_summary
 from nas.search.record import TrialRecord
@@ -92,6 +92,28 @@ def trial_line(r: TrialRecord) -> str:
             f"{r.latency.platform} ({r.latency.runtime})")
 
 
+def with_relative_budget(config: SearchConfig, relative: RelativeBudget, storage: str | None,
+                         study_name: str | None, quiet: bool) -> SearchConfig:
+    """`config` with the latency budget of `relative` (its network timed here or on the agent, predicted where
+    the platform cannot be measured, or the figure of the study being resumed), said in one line."""
+    from dataclasses import replace
+
+    from nas.data import load_dataset
+    from nas.search.relative import resolve_relative, stored_search_config
+
+    provisional = replace(config, budget_ms=relative.ratio, budget_frame=relative.network, budget_frame_ms=1.0)
+    name = study_name or provisional.default_study_name()
+    budget, how = resolve_relative(relative, config.platform, config.resolution,
+                                   load_dataset(config.dataset).num_classes, config.measure_on,
+                                   stored_search_config(storage, name))
+    if not quiet:
+        frame = budget.frame
+        print(f"budget {budget.label()}: {frame.network} {how} at {frame.ms:.3f} ms on {config.platform}"  # type: ignore[union-attr]
+              + (" when the study began" if how == "stored" else ""), flush=True)
+    return replace(config, budget_ms=budget.value, budget_frame=budget.frame.network,  # type: ignore[union-attr]
+                   budget_frame_ms=budget.frame.ms)  # type: ignore[union-attr]
+
+
 def print_results(res: SearchResults, storage_arg: str | None) -> None:
     out = console()
     cfg = res.config
@@ -162,8 +184,10 @@ def print_results(res: SearchResults, storage_arg: str | None) -> None:
 def search(
     platform: str = typer.Option(..., "--platform", "-p", help="Target platform (cpu, arm, gpu-1080ti, gpu, ...)."),
     budget: str = typer.Option(..., "--budget", "-b", help="Latency budget on the platform (20ms, 20 ms, 0.02s, "
-                               "20000us), or a FLOPs budget (146MFLOPs, 0.146GFLOPs: multiply-adds, the paper's "
-                               "straw man; the latency on the platform is still shown)."),
+                               "20000us); a multiple of a registered network's latency on it (shufflenet_v2_x0_5, "
+                               "0.8x shufflenet_v2_x0_5: timed once, then beside every candidate measured, so "
+                               "the machine's drift does not move the budget); or a FLOPs budget (146MFLOPs, "
+                               "0.146GFLOPs: multiply-adds, the paper's straw man; the latency is still shown)."),
     trials: int = typer.Option(DEFAULT_TRIALS, "--trials", "-n", help="Finished trials in the study (a rerun "
                                "continues it; rejected and interrupted trials do not count)."),
     timeout: Optional[float] = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds after which no new "
@@ -220,15 +244,18 @@ def search(
         raise UserError(f"bad --seed {seed}: must be a non-negative integer")
     evaluator = evaluator or (SUPERNET if supernet else DEFAULT_EVALUATOR)
     options = evaluator_search_options(evaluator, {"supernet": supernet, "bn_batches": bn_batches})
-    parsed = read_budget(budget)
-    config = SearchConfig(platform=platform, budget_ms=parsed.ms, budget_mflops=parsed.mflops, objective=objective,
-                          sampler=sampler,
+    parsed = read_budget_or_relative(budget)
+    config = SearchConfig(platform=platform, budget_ms=1.0 if isinstance(parsed, RelativeBudget) else parsed.ms,
+                          budget_mflops=None if isinstance(parsed, RelativeBudget) else parsed.mflops,
+                          objective=objective, sampler=sampler,
                           evaluator=evaluator, evaluator_options=options, dataset=dataset, resolution=resolution,
                           proxy_resolution=proxy_resolution, train_examples=train_examples,
                           val_examples=val_examples, trials=trials, timeout_s=timeout or None, seed=seed,
                           workers=workers, backend=backend, ray_address=ray_address, pruner=pruner,
                           predictor=predictor, epochs=epochs, measure_in_loop=measure_in_loop,
                           measure_on=measure_on, rungs=rungs, eta=eta, references=references)
+    if isinstance(parsed, RelativeBudget):
+        config = with_relative_budget(config, parsed, storage, study_name, quiet or json_out)
     bars = not json_out and not quiet and sys.stderr.isatty()
     lines = not json_out and not quiet and not sys.stdout.isatty()
 

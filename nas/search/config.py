@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from nas.search.budget import Budget
+from nas.search.budget import Budget, TimeFrame
 from search_space.errors import UserError
 
 OBJECTIVES = ("constrained", "pareto")
@@ -25,6 +25,12 @@ class SearchConfigError(UserError):
     """A search option that cannot work (the message names the option)."""
 
 
+def _network_names() -> list[str]:
+    from search_space.references import reference_names
+
+    return reference_names()
+
+
 def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
@@ -39,6 +45,10 @@ class SearchConfig:
     The budget is exactly one of `budget_ms` (latency on the platform) and `budget_mflops` (multiply-adds in
     millions: the paper's FLOPs, the straw man a FLOPs-guided search uses); `budget` is it as a typed `Budget`.
     Studies stored before FLOPs budgets existed have `budget_ms` only and read the same.
+
+    `budget_frame` / `budget_frame_ms`: the budget's time frame (a registered network and its latency when the
+    budget was fixed, e.g. `--budget shufflenet_v2_x0_5`); measurements in the loop time that network beside each
+    candidate and are put on this frame, so the machine's drift does not move the budget. None: as read.
     """
 
     platform: str
@@ -74,6 +84,8 @@ class SearchConfig:
     #: "none": no references).
     references: str = "auto"
     budget_mflops: float | None = None
+    budget_frame: str | None = None
+    budget_frame_ms: float | None = None
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:
@@ -90,6 +102,12 @@ class SearchConfig:
         need(not (self.objective == "pareto" and self.pruner not in (None, "none")), "pruner",
              "pruners stop trials on one objective; --objective pareto runs every trial to the end (use --pruner "
              "none)")
+        need((self.budget_frame is None) == (self.budget_frame_ms is None), "budget",
+             "a time frame needs both its network and its latency")
+        need(self.budget_frame_ms is None or (math.isfinite(self.budget_frame_ms) and self.budget_frame_ms > 0),
+             "budget", "the frame network's latency must be positive")
+        need(self.budget_frame is None or self.budget_frame in _network_names(), "budget",
+             f"{self.budget_frame!r} is not a registered network (`nas arch list`)")
         need(self.trials >= 1, "trials", "must be at least 1")
         need(self.timeout_s is None or self.timeout_s > 0, "timeout", "must be positive")
         need(self.workers >= 1, "workers", "must be at least 1")
@@ -109,7 +127,8 @@ class SearchConfig:
     @property
     def budget(self) -> Budget:
         """The budget with its unit (ms or MFLOPs)."""
-        return Budget.of(self.budget_ms, self.budget_mflops)
+        frame = TimeFrame(self.budget_frame, self.budget_frame_ms) if self.budget_frame else None  # type: ignore[arg-type]
+        return Budget.of(self.budget_ms, self.budget_mflops, frame)
 
     @property
     def pruner_name(self) -> str:
@@ -126,7 +145,10 @@ class SearchConfig:
         return self.sampler or ("nsga2" if self.objective == "pareto" else "tpe")
 
     def default_study_name(self) -> str:
-        return f"{self.platform}-{self.budget.text()}-{self.objective}-{self.evaluator}-{self.dataset.split(':')[0]}"
+        budget = self.budget
+        relative = budget.relative()
+        text = relative.text() if relative is not None else budget.text()
+        return f"{self.platform}-{text}-{self.objective}-{self.evaluator}-{self.dataset.split(':')[0]}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

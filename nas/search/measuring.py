@@ -9,6 +9,11 @@ predicted (median) and its spread; the corrected prediction and the band come fr
 error near the budget shrinks with every measurement. A drift reference network is timed beside the
 measurements (at most every REFERENCE_EVERY_S seconds) and a measurement taken while the machine's speed had
 moved by more than DRIFT_TOLERANCE from the session's first reading is flagged.
+
+A budget with a time frame (relative to a network, `--budget shufflenet_v2_x0_5`) is measured differently: the
+frame network is timed beside every candidate, run by run (`time_side_by_side`), and the candidate's reading is
+put on the frame (times frame ms / the frame network's reading now), so the budget decision is the side-by-side
+ratio, which the machine's drift does not move; nothing is flagged as drifted then, the drift is corrected.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from typing import Any, Sequence
 
 from latency_models.agent import AgentClient, AgentLink
 from latency_models.estimate import LatencyEstimate
-from latency_models.measure import backend_for, measure_network
+from latency_models.measure import backend_for, measure_network, time_side_by_side
 from latency_models.platform import Platform, builtin_platforms
 from latency_models.profiles import get_platform
+from nas.search.budget import TimeFrame
 from nas.search.record import DECIDED_BY_FLOPS, EVALUATED, PRUNED, REJECTED, TrialRecord, load_records
 from search_space.references import reference_spec
 from search_space.spec import NetSpec
@@ -51,10 +57,12 @@ class Measurer(ABC):
 
 
 class LocalMeasurer(Measurer):
-    """This machine is the platform's device (cpu, cpu-torch, gpu with CUDA)."""
+    """This machine is the platform's device (cpu, cpu-torch, gpu with CUDA); with a `frame`, every figure is put
+    on the budget's time frame by its network timed beside (module docstring)."""
 
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, frame: TimeFrame | None = None):
         self.platform = platform
+        self.frame = frame
         self.name = f"this machine ({platform.name}, {platform.runtime})"
         self._reference: dict[int, tuple[float, float]] = {}  # resolution -> (ms, when)
         self._first: dict[int, float] = {}
@@ -73,6 +81,8 @@ class LocalMeasurer(Measurer):
         return ms
 
     def measure(self, spec: NetSpec) -> LatencyEstimate | None:
+        if self.frame is not None:
+            return self._on_frame(spec, self.frame)
         ref = self.reference_ms(spec.resolution)
         t = self._timing(spec)
         first = self._first[spec.resolution]
@@ -80,6 +90,21 @@ class LocalMeasurer(Measurer):
                                runtime=self.platform.runtime, batch=self.platform.batch, resolution=spec.resolution,
                                cv=t.cv, noisy=t.noisy, reference_ms=ref,
                                drifted=abs(ref / first - 1.0) > DRIFT_TOLERANCE)
+
+    def _on_frame(self, spec: NetSpec, frame: TimeFrame) -> LatencyEstimate:
+        anchor = frame_spec(frame.network, spec.resolution, spec.num_classes)
+        same = anchor.arch_id == spec.arch_id  # the frame network itself: the budget's own figure by definition
+        timings = time_side_by_side([anchor] if same else [spec, anchor], self.platform)[0]
+        t, a = timings[0], timings[-1]
+        scale = frame.ms / a.latency_ms
+        return LatencyEstimate(latency_ms=t.latency_ms * scale, kind="measured", platform=self.platform.name,
+                               runtime=self.platform.runtime, batch=self.platform.batch, resolution=spec.resolution,
+                               cv=t.cv, noisy=t.noisy or a.noisy, reference_ms=a.latency_ms, frame_scale=scale)
+
+
+def frame_spec(network: str, resolution: int, num_classes: int) -> NetSpec:
+    """The registered `network` as a budget's time frame times it: at the deployment input, with the task's classes."""
+    return reference_spec(network).with_resolution(resolution).with_classes(num_classes)
 
 
 class AgentMeasurer(Measurer):
@@ -152,12 +177,13 @@ def measured_records(study: Any) -> list[TrialRecord]:
     return [r for r in load_records(study) if r.measured is not None and r.decided_by == "measured"]
 
 
-def make_measurer(platform_name: str, measure_on: str | None) -> Measurer | None:
-    """The agent at `measure_on` when given, else this machine when it is the platform's device, else None."""
+def make_measurer(platform_name: str, measure_on: str | None, frame: TimeFrame | None = None) -> Measurer | None:
+    """The agent at `measure_on` when given, else this machine when it is the platform's device (its figures put
+    on `frame` when given), else None. An agent's figures stay as read (it times its own drift reference)."""
     if measure_on:
         return AgentMeasurer(measure_on, platform_name)
     ok, _ = can_measure_here(platform_name)
-    return LocalMeasurer(builtin_platforms()[platform_name]) if ok else None
+    return LocalMeasurer(builtin_platforms()[platform_name], frame) if ok else None
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ class SearchContext:
         """Where candidates are timed before training (None: the platform cannot be measured from here)."""
         if not self.config.measure_in_loop:
             return None
-        return make_measurer(self.config.platform, self.config.measure_on)
+        return make_measurer(self.config.platform, self.config.measure_on, self.config.budget.frame)
 
     # ------------------------------------------------------------------------------------------ the trial
     def candidate(self, ask: Ask, backend: str, study: Any = None, index: int = 0) -> TrialRecord:

@@ -1,15 +1,13 @@
 """Measured verification: after a search on a platform measurable here, time its Pareto members (and its best
-within the budget, which under a FLOPs budget or several rungs need not be one of them) on the device."""
+within the budget, which under a FLOPs budget or several rungs need not be one of them) on the device, the way the
+loop measures (with the drift reference, or put on the budget's time frame)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from latency_models.estimate import LatencyEstimate
-from latency_models.measure import measure_network
 from latency_models.timings import now_iso
-from latency_models.profiles import get_platform
-from nas.search.measuring import can_measure_here
+from nas.search.measuring import make_measurer
 from nas.search.record import ATTR_MEASURED, measurement_entry
 from nas.search.results import SearchResults, load_results
 from search_space.progress import ProgressFn
@@ -24,11 +22,10 @@ def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | Non
     Measured latencies can reorder the front and bring in members that were dominated by predictions, so
     this repeats (up to `max_rounds`) until every member of the front is a measured one.
     """
-    ok, _ = can_measure_here(results.config.platform)
     measured: dict[str, Any] = dict(study.user_attrs.get(ATTR_MEASURED, {}))
-    if not ok:
+    measurer = make_measurer(results.config.platform, None, results.config.budget.frame)
+    if measurer is None:
         return measured
-    platform = get_platform(results.config.platform)
     for _ in range(max_rounds):
         shown = list(results.pareto) + ([results.best] if results.best is not None else [])
         todo = list({r.number: r for r in shown if r.measured is None and str(r.number) not in measured}.values())
@@ -37,11 +34,9 @@ def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | Non
         for i, rec in enumerate(todo):
             if progress:
                 progress(i, len(todo), f"measuring Pareto member {rec.arch_id}")
-            spec = spec_from_json(rec.spec)
-            timing = measure_network(spec, platform)
-            est = LatencyEstimate(latency_ms=timing.latency_ms, kind="measured", platform=platform.name,
-                                  runtime=platform.runtime, batch=platform.batch, resolution=spec.resolution,
-                                  cv=timing.cv, noisy=timing.noisy)
+            est = measurer.measure(spec_from_json(rec.spec))
+            if est is None:
+                break
             measured[str(rec.number)] = measurement_entry(est, rec.predicted.latency_ms, now_iso())
             study.set_user_attr(ATTR_MEASURED, measured)  # one by one: an interruption keeps what was measured
         results = load_results(study, results.storage)
