@@ -4,7 +4,9 @@ For each candidate: its path is taken from the supernet (SupernetError when the 
 supernet's space) as a stand-alone proxy network (`Supernet.extract`: build_proxy_model's network with the sliced
 weights copied in); its BatchNorm statistics are reset and re-estimated on `bn_batches` batches of
 `bn_batch_size` training images (a fixed draw from the evaluation seed, the same images for every candidate); then
-top-1 is measured on the whole validation split, in the inference form (BatchNorm folded). Nothing is trained: the
+top-1 is measured on the whole validation split, in the inference form (BatchNorm folded). Network and images are
+channels-last (measured on one core over 6 candidates, the same accuracies: BN re-estimation 0.67 s instead of
+1.07 s, validation 0.87 s instead of 0.99 s). Nothing is trained: the
 score is an estimate of the candidate's rank (Guo et al. 2019), and `EvalResult.epochs` / `train_examples` give the
 supernet's own training (its fidelity).
 
@@ -201,8 +203,8 @@ class SupernetEvaluator(Evaluator):
         cfg = self.config
         n = min(cfg.bn_batches * cfg.bn_batch_size, len(data.train))  # type: ignore[operator]
         idx = np.sort(np.random.default_rng([seed, _RECAL_STREAM]).choice(len(data.train), n, replace=False))
-        x_bn, _ = proxy_inputs(data.train.select(idx), task, 500, channels_last=False)
-        x_val, y_val = proxy_inputs(data.val, task, 500, channels_last=False)
+        x_bn, _ = proxy_inputs(data.train.select(idx), task, 500, channels_last=True)
+        x_val, y_val = proxy_inputs(data.val, task, 500, channels_last=True)
         self._inputs_for = (data, seed, (x_bn, x_val, y_val))
         return x_bn, x_val, y_val
 
@@ -210,7 +212,7 @@ class SupernetEvaluator(Evaluator):
     def subnet(self, spec: ArchSpec, data: ProxyData, seed: int) -> torch.nn.Module:
         """The candidate's stand-alone proxy network, weights inherited, BatchNorm re-estimated (training form)."""
         self.check_task(data.task)
-        net = self.supernet.extract(spec)
+        net = self.supernet.extract(spec, channels_last=True)
         x_bn, _, _ = self._inputs(data, seed)
         recalibrate_bn(net, x_bn, self.config.bn_batch_size)  # type: ignore[arg-type]
         return net.eval()
@@ -226,7 +228,8 @@ class SupernetEvaluator(Evaluator):
         with torch_threads(cfg.threads):
             net = self.subnet(spec, data, seed)
             _, x_val, y_val = self._inputs(data, seed)
-            acc = top1(to_inference(net), x_val, y_val, cfg.eval_batch_size)
+            with torch.no_grad():
+                acc = top1(to_inference(net), x_val, y_val, cfg.eval_batch_size)
         sf = self.loaded.file
         return EvalResult(evaluator=self.name, kind=self.kind, metric=self.metric, accuracy=acc, score=acc, seed=seed,
                           steps=0, epochs=float(sf.epochs_done), train_seconds=time.perf_counter() - start,
