@@ -51,7 +51,7 @@ class SupernetConfig:
     sha256: str | None = None
     bn_batches: int = DEFAULT_BN_BATCHES
     bn_batch_size: int | None = None
-    eval_batch_size: int = 500
+    eval_batch_size: int = 250  # faster than 500 here: 0.71 s vs 0.82 s per 1000 images on one core
     threads: int = 1
 
     def __post_init__(self) -> None:
