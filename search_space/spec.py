@@ -24,8 +24,11 @@ class SpecError(UserError, ValueError):
     """An architecture description is invalid; the message starts with the offending field."""
 
     def __init__(self, field_path: str, problem: str):
-        self.field = field_path
+        self.field, self.problem = field_path, problem
         super().__init__(f"{field_path}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, it reaches the parent whole
+        return type(self), (self.field, self.problem)
 
 
 def _need_int(path: str, value: Any, lo: int | None = None, hi: int | None = None) -> None:

@@ -91,3 +91,10 @@ def test_bad_json_names_the_problem(text, field):
 def test_unequal_split_ratio_is_valid_when_channels_allow():
     spec = ArchSpec(stages=uniform_stages((128, 256, 512), (2, 2, 2), UnitSpec(split_ratio=0.375)))
     assert spec.stages[0].units[0].split_ratio == 0.375
+
+
+def test_a_spec_error_survives_pickling_between_processes():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(SpecError("stages", "expected a list")))
+    assert isinstance(err, SpecError) and err.field == "stages" and str(err) == "stages: expected a list"
