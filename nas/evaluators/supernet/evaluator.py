@@ -225,11 +225,10 @@ class SupernetEvaluator(Evaluator):
         """Score `spec` by its inherited weights; `report` is not called (nothing is trained, nothing to prune)."""
         start = time.perf_counter()
         cfg = self.config
-        with torch_threads(cfg.threads):
+        with torch_threads(cfg.threads), torch.inference_mode():  # nothing of it is ever trained
             net = self.subnet(spec, data, seed)
             _, x_val, y_val = self._inputs(data, seed)
-            with torch.no_grad():
-                acc = top1(to_inference(net), x_val, y_val, cfg.eval_batch_size)
+            acc = top1(to_inference(net), x_val, y_val, cfg.eval_batch_size)
         sf = self.loaded.file
         return EvalResult(evaluator=self.name, kind=self.kind, metric=self.metric, accuracy=acc, score=acc, seed=seed,
                           steps=0, epochs=float(sf.epochs_done), train_seconds=time.perf_counter() - start,
