@@ -7,6 +7,7 @@ move the budget with the machine's speed, which is what the frame is there to av
 from __future__ import annotations
 
 import statistics
+
 from latency_models.measure import time_side_by_side
 from latency_models.profiles import require_profile
 from nas.search.budget import Budget, RelativeBudget
