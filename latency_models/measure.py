@@ -191,6 +191,40 @@ def time_side_by_side(specs: Sequence[NetSpec], platform: Platform, rounds: int 
         return [time_interleaved(backend, prepared, settings) for _ in range(rounds)]
 
 
+
+class KeptNetworks:
+    """Networks prepared once and kept for many side-by-side timings: `time_beside(spec, kept)` times `spec` run by
+    run beside `kept` (a budget's frame network beside each candidate of a search) and prepares only `spec`; the
+    kept network is exported and loaded the first time it is asked for. `close()` frees them."""
+
+    def __init__(self, platform: Platform, backend: Backend | None = None):
+        self.platform = platform
+        self.backend = backend or backend_for(platform)
+        self._kept: dict[str, Prepared] = {}
+
+    def prepared(self, spec: NetSpec) -> Prepared:
+        if spec.arch_id not in self._kept:
+            self._kept[spec.arch_id] = self.backend.prepare(spec, network_input_shape(spec, self.platform.batch),
+                                                            self.platform)
+        return self._kept[spec.arch_id]
+
+    def time_beside(self, spec: NetSpec, kept: NetSpec) -> tuple[Timing, Timing]:
+        """(spec's Timing, kept's Timing) from one interleaved timing; `spec` the kept network itself: timed alone."""
+        settings = MeasureSettings.of(self.platform)
+        anchor = self.prepared(kept)
+        if spec.arch_id == kept.arch_id:
+            timing = time_interleaved(self.backend, [anchor], settings)[0]
+            return timing, timing
+        with self.backend.prepare(spec, network_input_shape(spec, self.platform.batch), self.platform) as p:
+            t, a = time_interleaved(self.backend, [p, anchor], settings)
+        return t, a
+
+    def close(self) -> None:
+        for prepared in self._kept.values():
+            prepared.close()
+        self._kept.clear()
+
+
 # ------------------------------------------------------------------------------------------------------ jobs
 @dataclass(frozen=True)
 class Job:

@@ -130,11 +130,14 @@ def search(config: SearchConfig, storage: str | None = None, study_name: str | N
     name = study_name or config.default_study_name()
     url = storage_url(storage)
     run = SearchRun(config, url, name, study_attrs(ctx, profile), ctx)
-    with TrialWatcher(url, name, config.trials, hooks):
-        get_backend(config.backend).run(run)
-    study = load_study(url, name, writable=True)
-    if config.references != "none":
-        evaluate_references(study, ctx, progress=hooks.progress)
+    try:
+        with TrialWatcher(url, name, config.trials, hooks):
+            get_backend(config.backend).run(run)
+        study = load_study(url, name, writable=True)
+        if config.references != "none":
+            evaluate_references(study, ctx, progress=hooks.progress)
+    finally:
+        ctx.close()
     res = load_results(study, display_storage(storage))
     if verify:
         verify_pareto(study, res, progress=hooks.measure_progress)

@@ -11,7 +11,8 @@ measurements (at most every REFERENCE_EVERY_S seconds) and a measurement taken w
 moved by more than DRIFT_TOLERANCE from the session's first reading is flagged.
 
 A budget with a time frame (relative to a network, `--budget shufflenet_v2_x0_5`) is measured differently: the
-frame network is timed beside every candidate, run by run (`time_side_by_side`), and the candidate's reading is
+frame network is timed beside every candidate, run by run (`KeptNetworks.time_beside`: the frame network is
+prepared once and kept), and the candidate's reading is
 put on the frame (times frame ms / the frame network's reading now), so the budget decision is the side-by-side
 ratio, which the machine's drift does not move; nothing is flagged as drifted then, the drift is corrected.
 """
@@ -25,8 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from latency_models.agent import AgentClient, AgentLink
+from latency_models.backends import Backend
 from latency_models.estimate import LatencyEstimate
-from latency_models.measure import backend_for, measure_network, time_side_by_side
+from latency_models.measure import KeptNetworks, backend_for, measure_network
 from latency_models.platform import Platform, builtin_platforms
 from latency_models.profiles import get_platform
 from nas.search.budget import TimeFrame
@@ -52,23 +54,29 @@ class Measurer(ABC):
     def measure(self, spec: NetSpec) -> LatencyEstimate | None:
         """A measured LatencyEstimate of `spec` (with the drift reference beside it), or None if unavailable."""
 
+    def close(self) -> None:
+        """Free what the measurer keeps between measurements (nothing by default)."""
+
     def describe(self) -> str:
         return self.name
 
 
 class LocalMeasurer(Measurer):
     """This machine is the platform's device (cpu, cpu-torch, gpu with CUDA); with a `frame`, every figure is put
-    on the budget's time frame by its network timed beside (module docstring)."""
+    on the budget's time frame by its network timed beside (module docstring), prepared once per input size and
+    kept until `close()`."""
 
-    def __init__(self, platform: Platform, frame: TimeFrame | None = None):
+    def __init__(self, platform: Platform, frame: TimeFrame | None = None, backend: Backend | None = None):
         self.platform = platform
         self.frame = frame
+        self.backend = backend or backend_for(platform)
         self.name = f"this machine ({platform.name}, {platform.runtime})"
         self._reference: dict[int, tuple[float, float]] = {}  # resolution -> (ms, when)
         self._first: dict[int, float] = {}
+        self._kept: KeptNetworks | None = None
 
     def _timing(self, spec: NetSpec) -> Any:
-        return measure_network(spec, self.platform)
+        return measure_network(spec, self.platform, backend=self.backend)
 
     def reference_ms(self, resolution: int) -> float:
         """The drift reference at `resolution`, re-timed when the last reading is older than REFERENCE_EVERY_S."""
@@ -93,13 +101,18 @@ class LocalMeasurer(Measurer):
 
     def _on_frame(self, spec: NetSpec, frame: TimeFrame) -> LatencyEstimate:
         anchor = frame_spec(frame.network, spec.resolution, spec.num_classes)
-        same = anchor.arch_id == spec.arch_id  # the frame network itself: the budget's own figure by definition
-        timings = time_side_by_side([anchor] if same else [spec, anchor], self.platform)[0]
-        t, a = timings[0], timings[-1]
+        if self._kept is None:
+            self._kept = KeptNetworks(self.platform, self.backend)
+        t, a = self._kept.time_beside(spec, anchor)  # the frame network itself: its frame figure by definition
         scale = frame.ms / a.latency_ms
         return LatencyEstimate(latency_ms=t.latency_ms * scale, kind="measured", platform=self.platform.name,
                                runtime=self.platform.runtime, batch=self.platform.batch, resolution=spec.resolution,
                                cv=t.cv, noisy=t.noisy or a.noisy, reference_ms=a.latency_ms, frame_scale=scale)
+
+    def close(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
 
 
 def frame_spec(network: str, resolution: int, num_classes: int) -> NetSpec:

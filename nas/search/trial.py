@@ -103,6 +103,12 @@ class SearchContext:
             return None
         return make_measurer(self.config.platform, self.config.measure_on, self.config.budget.frame)
 
+    def close(self) -> None:
+        """Free what the context keeps between trials (the measurer's prepared networks)."""
+        measurer = self.__dict__.pop("measurer", None)
+        if measurer is not None:
+            measurer.close()
+
     # ------------------------------------------------------------------------------------------ the trial
     def candidate(self, ask: Ask, backend: str, study: Any = None, index: int = 0) -> TrialRecord:
         """The architecture the sampler chose, its latency and the budget check (rejected or running).

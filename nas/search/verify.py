@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from latency_models.timings import now_iso
-from nas.search.measuring import make_measurer
+from nas.search.measuring import Measurer, make_measurer
 from nas.search.record import ATTR_MEASURED, measurement_entry
 from nas.search.results import SearchResults, load_results
 from search_space.progress import ProgressFn
@@ -26,6 +26,14 @@ def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | Non
     measurer = make_measurer(results.config.platform, None, results.config.budget.frame)
     if measurer is None:
         return measured
+    try:
+        return _verify(study, results, measurer, measured, progress, max_rounds)
+    finally:
+        measurer.close()
+
+
+def _verify(study: Any, results: SearchResults, measurer: Measurer, measured: dict[str, Any],
+            progress: ProgressFn | None, max_rounds: int) -> dict[str, Any]:
     for _ in range(max_rounds):
         shown = list(results.pareto) + ([results.best] if results.best is not None else [])
         todo = list({r.number: r for r in shown if r.measured is None and str(r.number) not in measured}.values())

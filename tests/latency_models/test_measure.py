@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from latency_models.backends import Backend, MeasurementError, Prepared, get_backend
-from latency_models.measure import (MeasureSettings, MeasurementInterrupted, Job, drift_schedule, measure_jobs,
+from latency_models.measure import (KeptNetworks, MeasureSettings, MeasurementInterrupted, Job, drift_schedule, measure_jobs,
                                     measure_network, measure_networks, network_jobs, resolve_platform,
                                     time_interleaved, time_robust, unit_jobs)
 from latency_models.platform import PlatformError, builtin_platforms
@@ -223,6 +223,22 @@ def test_interleaved_timing(tiny_spec):
         ta, tb = time_interleaved(backend, [a, b], MeasureSettings(1, 4))
     assert ta.samples == tb.samples == 4 and ta.latency_ms > 0 and tb.latency_ms > 0
     assert time_interleaved(backend, [], MeasureSettings(1, 4)) == []
+
+
+def test_kept_networks_prepare_the_kept_one_once(tiny_spec):
+    """Beside three candidates the kept network is prepared once and stays open; each candidate is prepared,
+    timed beside it and freed; the kept network asked for itself is timed alone; close() frees it."""
+    backend = FakeBackend()
+    kept = KeptNetworks(PLAT, backend)
+    frame = reference_spec("shufflenet_v2_x0_5").with_resolution(TINY_RES)
+    for spec in specs(3):
+        t, a = kept.time_beside(spec, frame)
+        assert t.latency_ms == a.latency_ms == pytest.approx(1.0)
+    assert len(backend.prepared) == 4 and len(backend.closed) == 3
+    t, a = kept.time_beside(frame, frame)
+    assert t is a and len(backend.prepared) == 4
+    kept.close()
+    assert len(backend.closed) == 4
 
 
 def test_job_input_shapes(tiny_spec):

@@ -10,10 +10,10 @@ import pytest
 from latency_models.profiles import require_profile
 from latency_models.stats import summarize
 from nas.cli.main import main
-from nas.search import measuring
 from nas.search.budget import Budget, BudgetError, RelativeBudget, TimeFrame, read_budget_or_relative
 from nas.search.config import SearchConfig, SearchConfigError
 from nas.search.measuring import LocalMeasurer, frame_spec
+from latency_models.measure import KeptNetworks, backend_for
 from nas.search.relative import resolve_relative
 from latency_models.platform import builtin_platforms
 from search_space.references import reference_spec
@@ -58,9 +58,9 @@ def test_the_config_stores_the_frame_and_names_the_study_by_the_multiple():
         SearchConfig(platform="cpu", budget_ms=2.0, budget_frame="no_such_net", budget_frame_ms=2.5)
 
 
-def _fake_side_by_side(ms_by_arch):
-    def fake(specs, platform, rounds=1, backend=None):
-        return [[summarize([ms_by_arch[s.arch_id]] * 5) for s in specs] for _ in range(rounds)]
+def _fake_time_beside(ms_by_arch):
+    def fake(self, spec, kept):
+        return summarize([ms_by_arch[spec.arch_id]] * 5), summarize([ms_by_arch[kept.arch_id]] * 5)
     return fake
 
 
@@ -69,7 +69,7 @@ def test_a_measurement_is_put_on_the_frame_by_the_network_timed_beside(monkeypat
     at 2 ms, so a candidate reading 2.4 ms is 1.6 ms on the budget's frame (0.8x the network: within 1x)."""
     cand = reference_spec("mobilenet_v1_x0_25").with_resolution(224).with_classes(10)
     anchor = frame_spec(SN05, 224, 10)
-    monkeypatch.setattr(measuring, "time_side_by_side", _fake_side_by_side({cand.arch_id: 2.4, anchor.arch_id: 3.0}))
+    monkeypatch.setattr(KeptNetworks, "time_beside", _fake_time_beside({cand.arch_id: 2.4, anchor.arch_id: 3.0}))
     measurer = LocalMeasurer(builtin_platforms()["cpu"], TimeFrame(SN05, 2.0))
     est = measurer.measure(cand)
     assert est.kind == "measured" and est.latency_ms == pytest.approx(1.6) and est.frame_scale == pytest.approx(2 / 3)
@@ -87,6 +87,32 @@ def test_a_real_measurement_on_the_frame(nas_home):
     est = measurer.measure(small)
     assert itself.latency_ms == pytest.approx(10.0) and itself.frame_scale > 0
     assert 0 < est.latency_ms and est.frame_scale > 0 and est.reference_ms > 0
+
+
+def test_the_frame_network_is_prepared_once_and_freed_on_close():
+    """Beside many candidates the frame network is exported and loaded once (per input size), not once each."""
+    platform = builtin_platforms()["cpu"]
+    backend = backend_for(platform)
+    prepared = []
+
+    class Counting(type(backend)):
+        def prepare(self, target, input_shape, platform, label=""):
+            prepared.append(target.arch_id)
+            p = super().prepare(target, input_shape, platform, label)
+            kept.append(p)
+            return p
+
+    kept = []
+    measurer = LocalMeasurer(platform, TimeFrame(SN05, 10.0), Counting())
+    anchor = frame_spec(SN05, 64, 10)
+    nets = [reference_spec(n).with_resolution(64).with_classes(10) for n in ("mobilenet_v1_x0_25", "shufflenet_v2_x1_0")]
+    for spec in nets + nets[:1]:
+        assert measurer.measure(spec).frame_scale > 0
+    assert prepared.count(anchor.arch_id) == 1 and len(prepared) == 4
+    frame_prepared = kept[prepared.index(anchor.arch_id)]
+    assert not frame_prepared.closed and all(p.closed for p in kept if p is not frame_prepared)
+    measurer.close()
+    assert frame_prepared.closed
 
 
 def test_a_stored_study_keeps_its_frame_and_a_predicted_platform_predicts_it():
