@@ -6,8 +6,10 @@ weights copied in); its BatchNorm statistics are reset and re-estimated on `bn_b
 `bn_batch_size` training images (a fixed draw from the evaluation seed, the same images for every candidate); then
 top-1 is measured on the whole validation split, in the inference form (BatchNorm folded). Network and images are
 channels-last (measured on one core over 6 candidates, the same accuracies: BN re-estimation 0.67 s instead of
-1.07 s, validation 0.87 s instead of 0.99 s). Nothing is trained: the
-score is an estimate of the candidate's rank (Guo et al. 2019), and `EvalResult.epochs` / `train_examples` give the
+1.07 s, validation 0.87 s instead of 0.99 s). The stem (the blocks before the first unit) is the same for every
+path that has it, and so are its inputs: what it hands on (its BatchNorm re-estimated on the same images) is computed
+once per stem and inputs, and each candidate is run from there (`scored`: the network `subnet` gives, from its
+stem's output). Nothing is trained: the score is an estimate of the candidate's rank (Guo et al. 2019), and `EvalResult.epochs` / `train_examples` give the
 supernet's own training (its fidelity).
 
 The supernet file is read once per process (memory-mapped, cached by path and content hash); `describe()` records the
@@ -18,6 +20,7 @@ validation fraction), so that no validation image was ever a supernet training i
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
 from dataclasses import asdict, dataclass, replace
@@ -27,7 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from search_space.modules import to_inference
+from search_space.blocks import Block, ShuffleUnit
+from search_space.modules import Network, to_inference
 from search_space.spec import ArchSpec, NetSpec
 
 from nas.data.proxy import ProxyData, ProxyTask
@@ -156,6 +160,7 @@ class SupernetEvaluator(Evaluator):
         self.config = replace(cfg, supernet=str(self.loaded.file.path), sha256=self.loaded.sha256,
                               bn_batch_size=batch)
         self._inputs_for: tuple[Any, int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self._stems: dict[tuple[Block, ...], tuple[torch.Tensor, torch.Tensor]] = {}  # for the inputs above
 
     @property
     def supernet(self) -> Supernet:
@@ -206,7 +211,28 @@ class SupernetEvaluator(Evaluator):
         x_bn, _ = proxy_inputs(data.train.select(idx), task, 500, channels_last=True)
         x_val, y_val = proxy_inputs(data.val, task, 500, channels_last=True)
         self._inputs_for = (data, seed, (x_bn, x_val, y_val))
+        self._stems.clear()
         return x_bn, x_val, y_val
+
+    def _stem_outputs(self, net: Network, k: int, data: ProxyData, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the path's first `k` blocks (its stem, the same for every path that has these stem blocks) hand on:
+        (the BatchNorm images through the stem in training mode, batch by batch as `recalibrate_bn` runs them,
+        the validation images through the stem re-estimated on them and folded, batch by batch as `top1` runs
+        them); computed once per stem and inputs."""
+        x_bn, x_val, _ = self._inputs(data, seed)
+        key = net.blocks[:k]
+        if key not in self._stems:
+            cfg = self.config
+            stem = Network(net.spec, key, [copy.deepcopy(m) for m in list(net)[:k]], net.form)
+            stem.train()  # batch statistics: these outputs do not depend on the running ones re-estimated below
+            stem_bn = torch.cat([stem(x_bn[i:i + cfg.bn_batch_size])  # type: ignore[misc]
+                                 for i in range(0, len(x_bn), cfg.bn_batch_size)])  # type: ignore[arg-type]
+            recalibrate_bn(stem, x_bn, cfg.bn_batch_size)  # type: ignore[arg-type]
+            folded = to_inference(stem.eval())
+            stem_val = torch.cat([folded(x_val[i:i + cfg.eval_batch_size])
+                                  for i in range(0, len(x_val), cfg.eval_batch_size)])
+            self._stems[key] = (stem_bn, stem_val)
+        return self._stems[key]
 
     # ------------------------------------------------------------------------------------------- evaluation
     def subnet(self, spec: ArchSpec, data: ProxyData, seed: int) -> torch.nn.Module:
@@ -217,6 +243,18 @@ class SupernetEvaluator(Evaluator):
         recalibrate_bn(net, x_bn, self.config.bn_batch_size)  # type: ignore[arg-type]
         return net.eval()
 
+    def scored(self, spec: ArchSpec, data: ProxyData, seed: int) -> tuple[Network, Network, torch.Tensor]:
+        """(the candidate's inherited network, its blocks after the stem with BatchNorm re-estimated in the inference
+        form, the validation images through the stem): `subnet`'s network split at its stem, the stem's part
+        computed once per stem (module docstring)."""
+        self.check_task(data.task)
+        net = self.supernet.extract(spec, channels_last=True)
+        k = stem_length(net.blocks)
+        stem_bn, stem_val = self._stem_outputs(net, k, data, seed)
+        body = Network(net.spec, net.blocks[k:], list(net)[k:], net.form)
+        recalibrate_bn(body, stem_bn, self.config.bn_batch_size)  # type: ignore[arg-type]
+        return net, to_inference(body.eval()), stem_val
+
     def scores_family(self, spec: NetSpec) -> bool:
         """Only ShuffleNet-V2-style networks have paths in the supernet (members are checked when evaluated)."""
         return isinstance(spec, ArchSpec)
@@ -226,14 +264,18 @@ class SupernetEvaluator(Evaluator):
         start = time.perf_counter()
         cfg = self.config
         with torch_threads(cfg.threads), torch.inference_mode():  # nothing of it is ever trained
-            net = self.subnet(spec, data, seed)
-            _, x_val, y_val = self._inputs(data, seed)
-            acc = top1(to_inference(net), x_val, y_val, cfg.eval_batch_size)
+            net, body, stem_val = self.scored(spec, data, seed)
+            acc = top1(body, stem_val, self._inputs(data, seed)[2], cfg.eval_batch_size)
         sf = self.loaded.file
         return EvalResult(evaluator=self.name, kind=self.kind, metric=self.metric, accuracy=acc, score=acc, seed=seed,
                           steps=0, epochs=float(sf.epochs_done), train_seconds=time.perf_counter() - start,
                           history=((0, acc),), params_m=params_m(net), proxy_arch_id=net.spec.arch_id,
                           train_examples=sf.task.train_examples)
+
+
+def stem_length(blocks: tuple[Block, ...]) -> int:
+    """How many leading blocks of a path come before its first unit (its stem: convolutions and pooling)."""
+    return next((i for i, b in enumerate(blocks) if isinstance(b, ShuffleUnit)), len(blocks))
 
 
 __all__ = ["LoadedSupernet", "SupernetConfig", "SupernetEvaluator", "load_supernet"]

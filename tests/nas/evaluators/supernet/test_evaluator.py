@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +15,7 @@ from nas.evaluators.supernet import SupernetError, SupernetEvaluator, file_sha25
 from nas.evaluators.training import proxy_inputs, top1
 from search_space.modules import to_inference
 from tests.nas.evaluators.conftest import tiny_spec
+from tests.nas.evaluators.supernet.conftest import TINY_SPACE
 from tests.nas.evaluators.contract import check_contract
 
 
@@ -63,6 +65,21 @@ def test_bn_recalibration_changes_the_running_statistics_and_nothing_else(evalua
     x, y = proxy_inputs(tiny_data.val, replace(tiny_data.task, mean=evaluator.loaded.file.task.mean,
                                                                std=evaluator.loaded.file.task.std), channels_last=False)
     assert evaluator.evaluate(spec, tiny_data, seed=0).accuracy == pytest.approx(top1(to_inference(net), x, y, 500))
+
+
+def test_the_stem_is_run_once_and_each_candidate_from_its_output(evaluator, tiny_data):
+    """Scoring from the stem's cached output computes what the whole re-estimated network computes, for every
+    candidate in turn (one stem run for all) and again after the inputs change (another seed)."""
+    space = TINY_SPACE.with_fixed(resolution=32, num_classes=tiny_data.task.num_classes)
+    specs = [space.sample(np.random.default_rng(i)) for i in range(4)]
+    for seed in (0, 0, 1):
+        for spec in specs:
+            with torch.inference_mode():  # as the evaluator runs (kernels chosen alike)
+                _, body, stem_val = evaluator.scored(spec, tiny_data, seed)
+                _, x_val, _ = evaluator._inputs(tiny_data, seed)
+                whole = to_inference(evaluator.subnet(spec, tiny_data, seed))
+                assert torch.equal(body(stem_val), whole(x_val))
+        assert len(evaluator._stems) == 1
 
 
 def test_seeded_and_deterministic(evaluator, tiny_data):
