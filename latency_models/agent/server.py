@@ -390,8 +390,9 @@ def _handler_class(socket_timeout_s: float) -> type:
     return AgentRequestHandler
 
 
-class _Stop(Exception):
-    """SIGTERM: stop serving."""
+class _Stop(BaseException):
+    """SIGTERM / SIGINT: stop serving. Not an Exception: the signal can arrive while the server dispatches a request,
+    and socketserver's dispatch catches (and only logs) every Exception there, which kept the agent serving."""
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

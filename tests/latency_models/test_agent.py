@@ -596,6 +596,43 @@ def test_the_measuring_process_is_stopped_past_the_time_limit():
     assert measurer._proc is None
 
 
+def test_a_stop_signal_during_a_request_dispatch_stops_the_agent(monkeypatch):
+    """The signal lands while the server starts a request's thread (seen once in a loaded test run: the stop was
+    caught with the request's errors and the agent kept serving until killed); `serve` returns all the same. A
+    watchdog signals again after WATCHDOG_S so that a regression fails instead of hanging."""
+    import socketserver
+
+    from latency_models.agent.server import AgentConfig, serve
+
+    original = socketserver.ThreadingMixIn.process_request
+    signalled: list[float] = []
+
+    def dispatch_then_signal(self, request, client_address):
+        if not signalled:
+            signalled.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered here, in the middle of the dispatch
+        return original(self, request, client_address)
+
+    monkeypatch.setattr(socketserver.ThreadingMixIn, "process_request", dispatch_then_signal)
+    WATCHDOG_S = 20.0
+
+    def request(url, device):
+        def go():
+            try:
+                urllib.request.urlopen(f"{url}/v1/device", timeout=5).close()
+            except OSError:
+                pass
+        threading.Thread(target=go, daemon=True).start()
+
+    watchdog = threading.Timer(WATCHDOG_S, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    watchdog.start()
+    try:
+        serve(AgentConfig(CPU, TOKEN), on_ready=request, measurer=FakeMeasurer())
+    finally:
+        watchdog.cancel()
+    assert signalled and time.monotonic() - signalled[0] < WATCHDOG_S / 2
+
+
 @pytest.mark.slow
 def test_sigint_stops_an_agent_started_with_sigint_ignored(tmp_path):
     """A background job of a non-interactive shell (`nas agent ... &`, nohup, CI) inherits SIGINT as ignored;
