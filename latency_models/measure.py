@@ -191,7 +191,6 @@ def time_side_by_side(specs: Sequence[NetSpec], platform: Platform, rounds: int 
         return [time_interleaved(backend, prepared, settings) for _ in range(rounds)]
 
 
-
 class KeptNetworks:
     """Networks prepared once and kept for many side-by-side timings: `time_beside(spec, kept)` times `spec` run by
     run beside `kept` (a budget's frame network beside each candidate of a search) and prepares only `spec`; the

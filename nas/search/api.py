@@ -13,6 +13,7 @@ from latency_models.profiles import get_platform
 from nas.evaluators import evaluator_names
 from nas.search.backends import SearchRun, get_backend
 from nas.search.config import SearchConfig
+from nas.search.measuring import LocalMeasurer
 from nas.search.record import TrialRecord
 from nas.search.references import evaluate_references
 from nas.search.results import SearchResults, load_results
@@ -136,10 +137,11 @@ def search(config: SearchConfig, storage: str | None = None, study_name: str | N
         study = load_study(url, name, writable=True)
         if config.references != "none":
             evaluate_references(study, ctx, progress=hooks.progress)
+        res = load_results(study, display_storage(storage))
+        if verify:  # on this machine, with the loop's measurer when it has one (its frame network kept prepared)
+            local = ctx.measurer if isinstance(ctx.measurer, LocalMeasurer) else None
+            verify_pareto(study, res, progress=hooks.measure_progress, measurer=local)
+            res = load_results(load_study(url, name), display_storage(storage))
     finally:
         ctx.close()
-    res = load_results(study, display_storage(storage))
-    if verify:
-        verify_pareto(study, res, progress=hooks.measure_progress)
-        res = load_results(load_study(url, name), display_storage(storage))
     return res

@@ -15,7 +15,7 @@ from search_space.spec import spec_from_json
 
 
 def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | None = None,
-                  max_rounds: int = 5) -> dict[str, Any]:
+                  max_rounds: int = 5, measurer: Measurer | None = None) -> dict[str, Any]:
     """Measure the Pareto members and the best within the budget not measured yet and store both figures in the
     study (attribute ATTR_MEASURED).
 
@@ -23,13 +23,15 @@ def verify_pareto(study: Any, results: SearchResults, progress: ProgressFn | Non
     this repeats (up to `max_rounds`) until every member of the front is a measured one.
     """
     measured: dict[str, Any] = dict(study.user_attrs.get(ATTR_MEASURED, {}))
-    measurer = make_measurer(results.config.platform, None, results.config.budget.frame)
+    own = measurer is None
+    measurer = make_measurer(results.config.platform, None, results.config.budget.frame) if own else measurer
     if measurer is None:
         return measured
     try:
         return _verify(study, results, measurer, measured, progress, max_rounds)
     finally:
-        measurer.close()
+        if own:
+            measurer.close()
 
 
 def _verify(study: Any, results: SearchResults, measurer: Measurer, measured: dict[str, Any],

@@ -20,7 +20,6 @@ validation fraction), so that no validation image was ever a supernet training i
 
 from __future__ import annotations
 
-import copy
 import functools
 import time
 from dataclasses import asdict, dataclass, replace
@@ -223,7 +222,7 @@ class SupernetEvaluator(Evaluator):
         key = net.blocks[:k]
         if key not in self._stems:
             cfg = self.config
-            stem = Network(net.spec, key, [copy.deepcopy(m) for m in list(net)[:k]], net.form)
+            stem = Network(net.spec, key, list(net)[:k], net.form)  # this candidate's own copy: only tensors kept
             stem.train()  # batch statistics: these outputs do not depend on the running ones re-estimated below
             stem_bn = torch.cat([stem(x_bn[i:i + cfg.bn_batch_size])  # type: ignore[misc]
                                  for i in range(0, len(x_bn), cfg.bn_batch_size)])  # type: ignore[arg-type]
