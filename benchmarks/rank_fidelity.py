@@ -3,12 +3,15 @@
     python benchmarks/rank_fidelity.py --stage all [--out runs/rank-fidelity] [--threads 1]
     python benchmarks/rank_fidelity.py --stage report --out runs/rank-fidelity    # at any time, from the state
     python benchmarks/rank_fidelity.py --stage all --quick                        # smoke run (a few minutes)
+    python benchmarks/rank_fidelity.py --stage all --out runs/rf-3ep --reuse runs/rank-fidelity --truth-epochs 3 \
+        --jobs 2    # another ground truth for the same architectures and scores, two runs at a time
 
 Stages; each continues from DIR/state.json, which is rewritten after every finished unit (a training run, an
 evaluator's score of one architecture, a supernet epoch), so an interruption loses at most the current unit and a
 rerun of the same command continues (also in another session). Settings are stored on the first run; a rerun that
-gives a different one stops with one line (only --mf-rungs, which adds or drops multi-fidelity columns, and
---sn-epochs, which continues the supernet and scores it again, may change).
+gives a different one stops with one line (only --mf-rungs, which adds or drops multi-fidelity columns,
+--sn-epochs, which continues the supernet and scores it again, and --seeds, which adds ground-truth seeds, may change).
+--reuse DIR starts a new run from DIR's architectures, supernet and scores, with other ground-truth settings.
 
   arch      members of the default search space (deployment input, dataset's classes) spread over the predicted
             latency range of one budget on the platform (shipped profile, no measuring): `--archs` equal latency
@@ -98,7 +101,9 @@ QUICK: dict[str, Any] = {
     "archs": 3, "truth_train": 512, "truth_val": 200, "truth_test": 1000, "sn_train": 640, "sn_epochs": 1,
     "search_train": 128, "search_val": 200, "mf_rungs": [1], "throughput_n": 4, "timing_examples": 256,
 }
-MUTABLE = ("mf_rungs", "sn_epochs")  # more columns / a longer supernet (resumed; its scores are then redone)
+#: more columns / a longer supernet (resumed; its scores are then redone) / more ground-truth seeds (each run is
+#: kept under its seed; the report uses the current list)
+MUTABLE = ("mf_rungs", "sn_epochs", "seeds")
 
 
 # ------------------------------------------------------------------------------------------------- state
@@ -115,9 +120,14 @@ def save_state(state: dict[str, Any], out: Path) -> None:
     write_json(state, out / "state.json")
 
 
-def load_state(out: Path, given: dict[str, Any], quick: bool) -> dict[str, Any]:
-    """The state in `out` (settings given again must match the stored ones) or a new one from the given settings."""
+def load_state(out: Path, given: dict[str, Any], quick: bool, reuse: Path | None = None) -> dict[str, Any]:
+    """The state in `out` (settings given again must match the stored ones) or a new one from the given settings
+    (or from `reuse`'s state, see reused_state)."""
     path = out / "state.json"
+    if reuse is not None and not path.is_file():
+        state = reused_state(reuse, out, given)
+        save_state(state, out)
+        return state
     if path.is_file():
         state = json.loads(path.read_text())
         cfg = state["config"]
@@ -141,6 +151,43 @@ def load_state(out: Path, given: dict[str, Any], quick: bool) -> dict[str, Any]:
              "scores": {}, "score_meta": {}, "throughput": None}
     save_state(state, out)
     return state
+
+
+#: Settings of the ground truth alone: a run started with --reuse may change these (and only these).
+TRUTH_SETTINGS = ("seeds", "truth_train", "truth_epochs", "truth_batch", "truth_lr", "truth_val", "truth_test")
+
+
+def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, Any]:
+    """A new state for `out` holding `source`'s architectures, supernet (its file hard-linked, or copied, into
+    `out`), scores and throughput, with the ground truth to train again under the given truth settings: the
+    evaluators' columns do not depend on the ground truth, so another recipe or more seeds need not redo them."""
+    src = source / "state.json"
+    if not src.is_file():
+        sys.exit(f"error: --reuse {source}: no {src}")
+    if source.resolve() == out.resolve():
+        sys.exit("error: --reuse names the run's own folder; give another --out")
+    old = json.loads(src.read_text())
+    cfg = dict(old["config"])
+    for key, value in given.items():
+        if value is None or cfg.get(key) == value:
+            continue
+        if key not in TRUTH_SETTINGS:
+            sys.exit(f"error: --{key.replace('_', '-')} {value} differs from the reused run in {source} "
+                     f"({cfg.get(key)}); --reuse keeps everything but the ground truth's settings")
+        cfg[key] = value
+    out.mkdir(parents=True, exist_ok=True)
+    supernet = old.get("supernet")
+    if supernet:
+        target = out / "supernet.pt"
+        if not target.exists():
+            try:
+                target.hardlink_to(Path(supernet["file"]))
+            except OSError:
+                shutil.copy2(supernet["file"], target)
+        supernet = {**supernet, "file": str(target)}
+    same_rate = all(cfg.get(k) == old["config"].get(k) for k in ("truth_batch", "truth_lr"))
+    return {**old, "config": cfg, "supernet": supernet, "truth": {}, "recipe": None,
+            "timing": old.get("timing") if same_rate else None, "reused_from": str(source)}
 
 
 class Context:
@@ -322,36 +369,73 @@ def projection(ctx: Context) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- truth
-def truth_stage(ctx: Context) -> None:
+def truth_stage(ctx: Context, jobs: int = 1) -> None:
+    """Every (architecture, seed) run not yet in the state, seed-major (a complete ranking per seed as early as
+    possible); with jobs > 1 that many runs at once in worker processes (one --threads each), each recorded in the
+    state by this process as it finishes."""
     c = ctx.cfg
-    recipe = truth_recipe(ctx)
-    ctx.state["recipe"] = recipe.resolved(ctx.ds.spec, c["proxy_resolution"]).to_dict()
-    for seed in c["seeds"]:  # seed-major: a complete ranking per seed as early as possible
-        for arch, spec in ctx.specs():
-            key = f"{arch['arch_id']}/s{seed}"
-            if key in ctx.state["truth"]:
-                continue
-            run_dir = ctx.out / "truth" / f"{arch['name']}-{arch['arch_id']}-s{seed}"
-            setup = RunSetup(source=source_from_arch(spec, arch["name"]), dataset=ctx.ds.spec,
-                             resolution=c["proxy_resolution"], seed=seed, train_examples=c["truth_train"],
-                             recipe=recipe.resolved(ctx.ds.spec, c["proxy_resolution"]))
-            if not (run_dir / FINAL_FILE).is_file():
-                checkpoint = None
-                if (run_dir / CHECKPOINT_FILE).is_file():
-                    recorded, checkpoint = read_checkpoint(run_dir)
-                    if (recorded.source.spec.arch_id, recorded.recipe, recorded.seed, recorded.train_examples) != \
-                            (spec.arch_id, setup.recipe, seed, setup.train_examples):
-                        sys.exit(f"error: {run_dir} holds another training run; remove it or give another --out")
-                    print(f"truth {arch['name']} seed {seed}: resuming after epoch {checkpoint['epochs_done']}",
-                          flush=True)
-                else:
-                    prepare_out_dir(run_dir, resume=False)
-                train_network(setup, truth_data(ctx, seed, c["truth_train"]), run_dir, checkpoint=checkpoint,
-                              threads=ctx.threads)
-            rec = ctx.state["truth"][key] = finished_run(run_dir)
-            ctx.save()
-            print(f"truth {arch['name']:20s} {arch['latency_ms']:5.1f} ms seed {seed}: test "
-                  f"{rec['test_accuracy']:.4f} ({rec['seconds']:.0f} s)", flush=True)
+    ctx.state["recipe"] = truth_recipe(ctx).resolved(ctx.ds.spec, c["proxy_resolution"]).to_dict()
+    pending = [(i, seed) for seed in c["seeds"] for i, (arch, _) in enumerate(ctx.specs())
+               if f"{arch['arch_id']}/s{seed}" not in ctx.state["truth"]]
+    if jobs <= 1 or len(pending) <= 1:
+        for i, seed in pending:
+            record_truth(ctx, i, seed, train_truth(ctx, i, seed))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx.save()
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        running = {pool.submit(_truth_worker, str(ctx.out), i, seed, ctx.threads): (i, seed) for i, seed in pending}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                i, seed = running.pop(future)
+                record_truth(ctx, i, seed, future.result())
+
+
+def _truth_worker(out: str, index: int, seed: int, threads: int) -> dict[str, Any]:
+    """One ground-truth run in a worker process of truth_stage (the state is only read here)."""
+    torch.set_num_threads(threads)
+    ctx = Context(load_state(Path(out), {}, False), Path(out), threads)
+    return train_truth(ctx, index, seed)
+
+
+def train_truth(ctx: Context, index: int, seed: int) -> dict[str, Any]:
+    """Train architecture `index` stand-alone with the truth recipe and `seed` (resuming its checkpoint); what the
+    finished run reached."""
+    c = ctx.cfg
+    arch, spec = ctx.specs()[index]
+    run_dir = truth_dir(ctx, arch, seed)
+    setup = RunSetup(source=source_from_arch(spec, arch["name"]), dataset=ctx.ds.spec,
+                     resolution=c["proxy_resolution"], seed=seed, train_examples=c["truth_train"],
+                     recipe=truth_recipe(ctx).resolved(ctx.ds.spec, c["proxy_resolution"]))
+    if not (run_dir / FINAL_FILE).is_file():
+        checkpoint = None
+        if (run_dir / CHECKPOINT_FILE).is_file():
+            recorded, checkpoint = read_checkpoint(run_dir)
+            if (recorded.source.spec.arch_id, recorded.recipe, recorded.seed, recorded.train_examples) != \
+                    (spec.arch_id, setup.recipe, seed, setup.train_examples):
+                sys.exit(f"error: {run_dir} holds another training run; remove it or give another --out")
+            print(f"truth {arch['name']} seed {seed}: resuming after epoch {checkpoint['epochs_done']}",
+                  flush=True)
+        else:
+            prepare_out_dir(run_dir, resume=False)
+        train_network(setup, truth_data(ctx, seed, c["truth_train"]), run_dir, checkpoint=checkpoint,
+                      threads=ctx.threads)
+    return finished_run(run_dir)
+
+
+def truth_dir(ctx: Context, arch: dict[str, Any], seed: int) -> Path:
+    return ctx.out / "truth" / f"{arch['name']}-{arch['arch_id']}-s{seed}"
+
+
+def record_truth(ctx: Context, index: int, seed: int, rec: dict[str, Any]) -> None:
+    arch = ctx.state["archs"][index]
+    ctx.state["truth"][f"{arch['arch_id']}/s{seed}"] = rec
+    ctx.save()
+    print(f"truth {arch['name']:20s} {arch['latency_ms']:5.1f} ms seed {seed}: test "
+          f"{rec['test_accuracy']:.4f} ({rec['seconds']:.0f} s)", flush=True)
 
 
 def finished_run(run_dir: Path) -> dict[str, Any]:
@@ -644,7 +728,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
                    "mean_std": float(np.mean(stds)) if stds else None,
                    "seconds_per_run": float(np.mean(truth_secs)) if truth_secs else None},
         "timing": st["timing"], "supernet": {k: v for k, v in (st["supernet"] or {}).items() if k != "history"},
-        "throughput": st["throughput"],
+        "throughput": st["throughput"], "reused_from": st.get("reused_from"),
         "target": {"supernet_tau": sn_tau, "needs": "tau >= 0.6 and >= 80 % of the ceiling",
                    "met": bool(sn_tau >= 0.6 and sn_tau >= 0.8 * ceiling) if not math.isnan(sn_tau) and
                    not math.isnan(ceiling) else None},
@@ -692,6 +776,9 @@ def render(rep: dict[str, Any]) -> str:
               f"{'met' if tg['met'] else 'not met' if tg['met'] is not None else 'pending'} "
               f"(supernet tau {fmt(tg['supernet_tau'])})", ""]
     rc, sp = rep["recipe"], rep["spread"]
+    if rep.get("reused_from"):
+        lines += [f"Architectures, supernet and evaluator scores reused from {rep['reused_from']} (--reuse); "
+                  f"only the ground truth below was trained for this run.", ""]
     lines.append(f"Ground truth recipe (nas.views.train.train_network): {rc.get('epochs')} epoch(s) over "
                  f"{rep['truth_train_examples'] or c['truth_train'] or 'all'} training images at "
                  f"{c['proxy_resolution']} px, batch {rc.get('batch_size')}, {rc.get('optimizer', 'sgd')} lr "
@@ -748,6 +835,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "runs/rank-fidelity-quick)")
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke run")
     p.add_argument("--threads", type=int, default=1, help="torch threads (not part of the stored settings)")
+    p.add_argument("--jobs", type=int, default=1, help="ground-truth runs trained at once, in worker processes of "
+                   "--threads each (not part of the stored settings)")
+    p.add_argument("--reuse", default=None, metavar="DIR", help="start a new --out from DIR's architectures, "
+                   "supernet and scores; only the ground truth (its seeds and --truth-* settings) is trained again")
     p.add_argument("--platform", default=None)
     p.add_argument("--budget", default=None, help="latency budget, e.g. 20ms")
     p.add_argument("--archs", type=int, default=None, help="stratified architectures (references are added)")
@@ -788,8 +879,8 @@ def budget_ms(text: str | None) -> float | None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.threads < 1:
-        sys.exit("error: --threads must be at least 1")
+    if args.threads < 1 or args.jobs < 1:
+        sys.exit("error: --threads and --jobs must be at least 1")
     out = Path(args.out or ("runs/rank-fidelity-quick" if args.quick else "runs/rank-fidelity"))
     given = {"platform": args.platform, "budget_ms": budget_ms(args.budget), "archs": args.archs,
              "arch_seed": args.arch_seed, "lat_range": args.lat_range, "width_frac": args.width_frac,
@@ -802,7 +893,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.stage == "report" and not (out / "state.json").is_file():
         sys.exit(f"error: nothing to report: no {out / 'state.json'}")
     torch.set_num_threads(args.threads)
-    ctx = Context(load_state(out, given, args.quick), out, args.threads)
+    ctx = Context(load_state(out, given, args.quick, Path(args.reuse) if args.reuse else None), out, args.threads)
     if args.stage != "report":  # a report only reads (another process may be writing the state meanwhile)
         ctx.save()  # a changed --mf-rungs / --sn-epochs
     mf = [f"mf-r{k}" for k in ctx.cfg["mf_rungs"]]
@@ -823,7 +914,7 @@ def main(argv: list[str] | None = None) -> None:
             score_stage(ctx, list(CHEAP))
             report_stage(ctx, show=False)
         if args.stage in ("truth", "all"):
-            truth_stage(ctx)
+            truth_stage(ctx, args.jobs)
             report_stage(ctx, show=False)
         if args.stage == "all":
             score_stage(ctx, mf)
