@@ -74,7 +74,7 @@ from search_space.references import reference_names, reference_spec
 from search_space.space import SearchSpace
 from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 
-from ranking import kendall_tau, mean_pairwise_tau  # benchmarks/ranking.py (this script's folder is on sys.path)
+from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau  # benchmarks/ranking.py (this script's folder is on sys.path)
 
 STATE_VERSION = 1
 CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "proxy")
@@ -702,16 +702,21 @@ def build_report(ctx: Context) -> dict[str, Any]:
                      "truth_std": float(np.std(done, ddof=1)) if len(done) == len(seeds) and len(done) > 1 else None,
                      "scores": {n: st["scores"].get(n, {}).get(a["arch_id"], {}).get("score") for n in columns(ctx)}})
     complete = [r for r in rows if r["truth_mean"] is not None]
-    ceiling = mean_pairwise_tau([[r["truth"][i] for r in complete] for i in range(len(seeds))]) \
-        if len(complete) >= 2 else float("nan")
+    def seed_tau(idx: np.ndarray) -> float:
+        return mean_pairwise_tau([[complete[k]["truth"][i] for k in idx] for i in range(len(seeds))])
+
+    ceiling = seed_tau(np.arange(len(complete))) if len(complete) >= 2 else float("nan")
+    ceiling_interval = bootstrap_interval(seed_tau, len(complete))
     taus = []
     for n in columns(ctx):
         both = [r for r in complete if r["scores"][n] is not None]
         tau = kendall_tau([r["scores"][n] for r in both], [r["truth_mean"] for r in both]) if len(both) >= 2 \
             else float("nan")
+        interval = bootstrap_interval(lambda idx, both=both, n=n: kendall_tau(
+            [both[k]["scores"][n] for k in idx], [both[k]["truth_mean"] for k in idx]), len(both))
         secs = [v["seconds"] for v in st["scores"].get(n, {}).values()]
         meta = st["score_meta"].get(n, {})
-        taus.append({"evaluator": n, "archs": len(both), "tau": tau,
+        taus.append({"evaluator": n, "archs": len(both), "tau": tau, "tau_interval_90": interval,
                      "ratio_to_ceiling": tau / ceiling if ceiling > 0 else float("nan"),  # NaN > 0 is False
                      "seconds_per_arch": float(np.mean(secs)) if secs else None,
                      "fidelity": fidelity_note(ctx, n, meta)})
@@ -720,7 +725,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
     truth_secs = [v["seconds"] for v in st["truth"].values()]
     sn_tau = next((t["tau"] for t in taus if t["evaluator"] == "supernet"), float("nan"))
     return {
-        "config": c, "rows": rows, "taus": taus, "ceiling_tau": ceiling, "complete_archs": len(complete),
+        "config": c, "rows": rows, "taus": taus, "ceiling_tau": ceiling, "ceiling_interval_90": ceiling_interval, "complete_archs": len(complete),
         "recipe": st.get("recipe") or truth_recipe(ctx).resolved(c["dataset"], c["proxy_resolution"]).to_dict(),
         "truth_train_examples": next(iter(st["truth"].values()), {}).get("train_examples"),
         "spread": {"mean_abs_seed_diff": float(np.mean(diffs)) if diffs else None,
@@ -751,6 +756,13 @@ def fmt(x: Any, spec: str = ".3f") -> str:
     return format(x, spec)
 
 
+def span(interval: Any) -> str:
+    """An interval as 'lo to hi' ('-' when missing or undefined)."""
+    if not interval or any(x is None or math.isnan(x) for x in interval):
+        return "-"
+    return f"{interval[0]:.2f} to {interval[1]:.2f}"
+
+
 def render(rep: dict[str, Any]) -> str:
     c = rep["config"]
     cols = [t["evaluator"] for t in rep["taus"]]
@@ -766,11 +778,14 @@ def render(rep: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Kendall tau against the stand-alone mean over {rep['complete_archs']} architectures; ceiling "
               f"(seed-to-seed tau of the stand-alone training, {len(c['seeds'])} seeds): "
-              f"**{fmt(rep['ceiling_tau'])}**", "",
-              "| evaluator | archs | tau | / ceiling | s per arch | fidelity |", "|---|---|---|---|---|---|"]
+              f"**{fmt(rep['ceiling_tau'])}** (90 % interval {span(rep.get('ceiling_interval_90'))}). Intervals: "
+              f"the central 90 % of tau over 2000 resamplings of the architectures with replacement (how far a "
+              f"tau over this few networks moves with other networks of the same range)", "",
+              "| evaluator | archs | tau | 90 % interval | / ceiling | s per arch | fidelity |",
+              "|---|---|---|---|---|---|---|"]
     for t in rep["taus"]:
-        lines.append(f"| {t['evaluator']} | {t['archs']} | {fmt(t['tau'])} | {fmt(t['ratio_to_ceiling'], '.0%')} | "
-                     f"{fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
+        lines.append(f"| {t['evaluator']} | {t['archs']} | {fmt(t['tau'])} | {span(t.get('tau_interval_90'))} | "
+                     f"{fmt(t['ratio_to_ceiling'], '.0%')} | {fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
     tg = rep["target"]
     lines += ["", f"Target (supernet tau >= 0.6 and >= 80 % of the ceiling): "
               f"{'met' if tg['met'] else 'not met' if tg['met'] is not None else 'pending'} "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -35,4 +35,21 @@ def mean_pairwise_tau(columns: Sequence[Sequence[float]]) -> float:
     return float(np.mean(taus)) if taus else float("nan")
 
 
-__all__ = ["kendall_tau", "mean_pairwise_tau"]
+def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, draws: int = 2000, level: float = 0.9,
+                       seed: int = 0) -> tuple[float, float]:
+    """The central `level` interval of `statistic(indices)` over `draws` resamplings of the n items with replacement
+    (seeded; resamples where the statistic is NaN are dropped): how far a tau over so few items can move when other
+    items of the same population are drawn. (NaN, NaN) for fewer than 3 items."""
+    if n < 3:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(draws)])
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+__all__ = ["bootstrap_interval", "kendall_tau", "mean_pairwise_tau"]
