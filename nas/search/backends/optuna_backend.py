@@ -4,6 +4,7 @@ distributed mode: `nas search` started in several terminals or on several machin
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import time
 from dataclasses import replace
@@ -22,6 +23,26 @@ from nas.search.trial import SearchContext, suggest
 
 class TrialFailed(Exception):
     """The evaluation failed (its reason is in the record); Optuna stores the trial as FAIL and goes on."""
+
+
+class _RecordedFailures(logging.Filter):
+    """Drops Optuna's warnings about a trial that failed with TrialFailed (its traceback, then 'failed with value
+    None'): the reason is in the trial's record and `nas search` prints it in the trial's one line. Only TrialFailed
+    is caught by the loop, so no other failure is hidden (any other exception ends the search with its message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is TrialFailed:
+            return False
+        message = record.getMessage()
+        return not (message.startswith("Trial ") and message.endswith(" failed with value None."))
+
+
+def quiet_failures() -> None:
+    """Install _RecordedFailures on the handlers of Optuna's library logger (its child loggers' records reach
+    only those handlers, not the logger's own filters); once per process."""
+    for handler in logging.getLogger("optuna").handlers:
+        if not any(isinstance(f, _RecordedFailures) for f in handler.filters):
+            handler.addFilter(_RecordedFailures())
 
 
 class Objective:
@@ -89,6 +110,7 @@ def optimize(config: SearchConfig, storage: str, study_name: str, index: int, ct
              ) -> None:
     """Trials in this process until the study has config.trials counted ones (worker `index` seeds its sampler)."""
     quiet_optuna()
+    quiet_failures()
     study = create_or_resume(config, storage, study_name)
     study.sampler = make_sampler(config, 1000 * index + counted_trials(study))  # no replay of earlier draws
     with Heartbeat(study._storage) as beat:

@@ -145,6 +145,9 @@ def test_ray_backend_end_to_end(tiny_idx_dir, tmp_path, capsys, nas_home, monkey
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_idx_dir, tmp_path, monkeypatch, nas_home):
+    import io
+    import logging
+
     from nas.search import trial as trial_mod
     from nas.search.backends import SearchRun, get_backend
     from nas.search.config import SearchConfig
@@ -166,12 +169,20 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_idx_dir, tmp_pa
     config = SearchConfig(platform="arm", budget_ms=30.0, evaluator="synflow", dataset=f"fashion-mnist:{tiny_idx_dir}",
                           trials=4, timeout_s=None, workers=1, train_examples=200, val_examples=100)
     url = f"sqlite:///{tmp_path / 'f.db'}"
-    get_backend("optuna").run(SearchRun(config, url, "flaky"))
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)  # what Optuna's own handler would write to the terminal
+    logging.getLogger("optuna").addHandler(handler)
+    try:
+        get_backend("optuna").run(SearchRun(config, url, "flaky"))
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
     study = load_study(url, "flaky")
     failed = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
     assert len(failed) == 1 and "nan" in TrialRecord.from_trial(failed[0]).failure
     assert len([t for t in study.get_trials() if TrialRecord.from_trial(t).status == "evaluated"]) == 3
     assert counted_trials(study) == 4  # a failed evaluation counts (it is not redone)
+    assert "Traceback" not in log.getvalue() and "failed with" not in log.getvalue()  # the record says it, and
+    # the CLI's line for the trial
 
 
 def test_measured_verification_on_a_local_platform(tiny_idx_dir, tmp_path, capsys, nas_home):
