@@ -158,9 +158,9 @@ TRUTH_SETTINGS = ("seeds", "truth_train", "truth_epochs", "truth_batch", "truth_
 
 
 def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, Any]:
-    """A new state for `out` holding `source`'s architectures, supernet (its file hard-linked, or copied, into
-    `out`), scores and throughput, with the ground truth to train again under the given truth settings: the
-    evaluators' columns do not depend on the ground truth, so another recipe or more seeds need not redo them."""
+    """A new state for `out` holding `source`'s architectures, supernet (its file copied into `out`), scores and
+    throughput, with the ground truth to train again under the given truth settings: the evaluators' columns do not
+    depend on the ground truth, so another recipe or more seeds need not redo them."""
     src = source / "state.json"
     if not src.is_file():
         sys.exit(f"error: --reuse {source}: no {src}")
@@ -179,11 +179,8 @@ def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, An
     supernet = old.get("supernet")
     if supernet:
         target = out / "supernet.pt"
-        if not target.exists():
-            try:
-                target.hardlink_to(Path(supernet["file"]))
-            except OSError:
-                shutil.copy2(supernet["file"], target)
+        if not target.exists():  # a copy: --sn-epochs may continue it here, which must leave the source as it was
+            shutil.copy2(supernet["file"], target)
         supernet = {**supernet, "file": str(target)}
     same_rate = all(cfg.get(k) == old["config"].get(k) for k in ("truth_batch", "truth_lr"))
     return {**old, "config": cfg, "supernet": supernet, "truth": {}, "recipe": None,
