@@ -153,7 +153,8 @@ def load_state(out: Path, given: dict[str, Any], quick: bool, reuse: Path | None
     return state
 
 
-#: Settings of the ground truth alone: a run started with --reuse may change these (and only these).
+#: Settings of the ground truth alone: a run started with --reuse may change these (and the MUTABLE ones: a longer
+#: supernet continues the copied file, its scores are then redone).
 TRUTH_SETTINGS = ("seeds", "truth_train", "truth_epochs", "truth_batch", "truth_lr", "truth_val", "truth_test")
 
 
@@ -171,9 +172,10 @@ def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, An
     for key, value in given.items():
         if value is None or cfg.get(key) == value:
             continue
-        if key not in TRUTH_SETTINGS:
+        if key not in TRUTH_SETTINGS + MUTABLE:
             sys.exit(f"error: --{key.replace('_', '-')} {value} differs from the reused run in {source} "
-                     f"({cfg.get(key)}); --reuse keeps everything but the ground truth's settings")
+                     f"({cfg.get(key)}); --reuse keeps everything but the ground truth's settings, --mf-rungs "
+                     f"and --sn-epochs")
         cfg[key] = value
     out.mkdir(parents=True, exist_ok=True)
     supernet = old.get("supernet")

@@ -41,6 +41,7 @@ def test_reuse_refuses_a_setting_that_would_change_the_scores(tmp_path, capsys):
         rf.load_state(tmp_path / "out", {"archs": 20}, False, reuse=src)
     assert "--archs 20 differs from the reused run" in str(exc.value)
     assert not (tmp_path / "out" / "state.json").exists()
+    assert rf.load_state(tmp_path / "longer", {"sn_epochs": 16}, False, reuse=src)["config"]["sn_epochs"] == 16
 
 
 def test_reuse_drops_the_timing_when_the_truth_batch_changes(tmp_path):
