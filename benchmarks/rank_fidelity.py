@@ -74,7 +74,8 @@ from search_space.references import reference_names, reference_spec
 from search_space.space import SearchSpace
 from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 
-from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau  # benchmarks/ranking.py (this script's folder is on sys.path)
+# benchmarks/ranking.py (this script's folder is on sys.path)
+from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
 
 STATE_VERSION = 1
 CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "proxy")
@@ -701,6 +702,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
                      "truth_std": float(np.std(done, ddof=1)) if len(done) == len(seeds) and len(done) > 1 else None,
                      "scores": {n: st["scores"].get(n, {}).get(a["arch_id"], {}).get("score") for n in columns(ctx)}})
     complete = [r for r in rows if r["truth_mean"] is not None]
+
     def seed_tau(idx: np.ndarray) -> float:
         return mean_pairwise_tau([[complete[k]["truth"][i] for k in idx] for i in range(len(seeds))])
 
@@ -724,7 +726,8 @@ def build_report(ctx: Context) -> dict[str, Any]:
     truth_secs = [v["seconds"] for v in st["truth"].values()]
     sn_tau = next((t["tau"] for t in taus if t["evaluator"] == "supernet"), float("nan"))
     return {
-        "config": c, "rows": rows, "taus": taus, "ceiling_tau": ceiling, "ceiling_interval_90": ceiling_interval, "complete_archs": len(complete),
+        "config": c, "rows": rows, "taus": taus, "ceiling_tau": ceiling, "ceiling_interval_90": ceiling_interval,
+        "complete_archs": len(complete),
         "recipe": st.get("recipe") or truth_recipe(ctx).resolved(c["dataset"], c["proxy_resolution"]).to_dict(),
         "truth_train_examples": next(iter(st["truth"].values()), {}).get("train_examples"),
         "spread": {"mean_abs_seed_diff": float(np.mean(diffs)) if diffs else None,
