@@ -131,15 +131,8 @@ def load_state(out: Path, given: dict[str, Any], quick: bool, reuse: Path | None
         return state
     if path.is_file():
         state = json.loads(path.read_text())
-        cfg = state["config"]
-        for key, value in given.items():
-            if value is None or cfg.get(key) == value:
-                continue
-            if key in MUTABLE:
-                cfg[key] = value
-                continue
-            sys.exit(f"error: --{key.replace('_', '-')} {value} differs from the run in {out} "
-                     f"({cfg.get(key)}); drop the option to continue it, or give another --out")
+        merge_settings(state["config"], given, MUTABLE, f"the run in {out}",
+                       "drop the option to continue it, or give another --out")
         return state
     cfg = {**DEFAULTS, **(QUICK if quick else {}), **{k: v for k, v in given.items() if v is not None}, "quick": quick}
     search = SearchConfig(platform=cfg["platform"], budget_ms=cfg["budget_ms"], rungs=cfg["rungs"], eta=cfg["eta"])
@@ -152,6 +145,18 @@ def load_state(out: Path, given: dict[str, Any], quick: bool, reuse: Path | None
              "scores": {}, "score_meta": {}, "throughput": None}
     save_state(state, out)
     return state
+
+
+def merge_settings(cfg: dict[str, Any], given: dict[str, Any], changeable: tuple[str, ...], run: str,
+                   hint: str) -> None:
+    """Put the given settings (None: not given) into the stored `cfg`; one that differs and is not `changeable`
+    stops with one line naming `run` and `hint`."""
+    for key, value in given.items():
+        if value is None or cfg.get(key) == value:
+            continue
+        if key not in changeable:
+            sys.exit(f"error: --{key.replace('_', '-')} {value} differs from {run} ({cfg.get(key)}); {hint}")
+        cfg[key] = value
 
 
 #: Settings of the ground truth alone: a run started with --reuse may change these (and the MUTABLE ones: a longer
@@ -170,14 +175,8 @@ def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, An
         sys.exit("error: --reuse names the run's own folder; give another --out")
     old = json.loads(src.read_text())
     cfg = dict(old["config"])
-    for key, value in given.items():
-        if value is None or cfg.get(key) == value:
-            continue
-        if key not in TRUTH_SETTINGS + MUTABLE:
-            sys.exit(f"error: --{key.replace('_', '-')} {value} differs from the reused run in {source} "
-                     f"({cfg.get(key)}); --reuse keeps everything but the ground truth's settings, --mf-rungs "
-                     f"and --sn-epochs")
-        cfg[key] = value
+    merge_settings(cfg, given, TRUTH_SETTINGS + MUTABLE, f"the reused run in {source}",
+                   "--reuse keeps everything but the ground truth's settings, --mf-rungs and --sn-epochs")
     out.mkdir(parents=True, exist_ok=True)
     supernet = old.get("supernet")
     if supernet:
