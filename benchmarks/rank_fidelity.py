@@ -103,8 +103,8 @@ QUICK: dict[str, Any] = {
     "search_train": 128, "search_val": 200, "mf_rungs": [1], "throughput_n": 4, "timing_examples": 256,
 }
 #: more columns / a longer supernet (resumed; its scores are then redone) / more ground-truth seeds (each run is
-#: kept under its seed; the report uses the current list)
-MUTABLE = ("mf_rungs", "sn_epochs", "seeds")
+#: kept under its seed; the report uses the current list) / more architectures (never fewer: see choose_archs)
+MUTABLE = ("mf_rungs", "sn_epochs", "seeds", "archs")
 
 
 # ------------------------------------------------------------------------------------------------- state
@@ -156,6 +156,8 @@ def merge_settings(cfg: dict[str, Any], given: dict[str, Any], changeable: tuple
             continue
         if key not in changeable:
             sys.exit(f"error: --{key.replace('_', '-')} {value} differs from {run} ({cfg.get(key)}); {hint}")
+        if key == "archs" and value < cfg[key]:
+            sys.exit(f"error: --archs {value}: {run} has {cfg[key]}; architectures can be added, not taken away")
         cfg[key] = value
 
 
@@ -176,7 +178,7 @@ def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, An
     old = json.loads(src.read_text())
     cfg = dict(old["config"])
     merge_settings(cfg, given, TRUTH_SETTINGS + MUTABLE, f"the reused run in {source}",
-                   "--reuse keeps everything but the ground truth's settings, --mf-rungs and --sn-epochs")
+                   "--reuse keeps everything but the ground truth's settings, --mf-rungs, --sn-epochs and --archs")
     out.mkdir(parents=True, exist_ok=True)
     supernet = old.get("supernet")
     if supernet:
@@ -266,16 +268,46 @@ def arch_record(name: str, spec: ArchSpec, profile: Any, task: Any, ref: bool, b
 
 
 def choose_archs(ctx: Context) -> None:
-    """Stratified members within the budget plus the references that are members (stored; a rerun keeps them)."""
-    if ctx.state["archs"]:
+    """Stratified members within the budget plus the references that are members (stored; a rerun keeps them). A
+    run whose `archs` grew draws the missing ones as one more stratified draw over the same latency range (its own
+    random stream, named r<k>binNN), so the architectures already trained keep their results."""
+    drawn = [a for a in ctx.state["archs"] if not a["reference"]]
+    more = ctx.cfg["archs"] - len(drawn)
+    if ctx.state["archs"] and more <= 0:
         return
+    k = len({a.get("draw", 0) for a in drawn})  # draws so far (records before growth was possible: draw 0)
+    rng = np.random.default_rng(ctx.cfg["arch_seed"] if k == 0 else [ctx.cfg["arch_seed"], k])
+    chosen, draws = stratified_draw(ctx, more, rng, {a["arch_id"] for a in ctx.state["archs"]})
+    task = ctx.data_at(0).task
+    prefix = "bin" if k == 0 else f"r{k}bin"
+    archs = [{**arch_record(f"{prefix}{i:02d}", spec, ctx.profile, task, False, i), "draw": k}
+             for i, spec in enumerate(chosen)]
+    if k == 0:
+        space, budget = ctx.space(), ctx.cfg["budget_ms"]
+        for name in reference_names():
+            spec = reference_spec(name)
+            if not isinstance(spec, ArchSpec):
+                continue
+            spec = spec.with_classes(ctx.ds.num_classes)
+            if space.contains(spec) and ctx.profile.estimate(spec).latency_ms <= budget and \
+                    spec.arch_id not in {a["arch_id"] for a in archs}:
+                archs.append(arch_record(name, spec, ctx.profile, task, True, None))
+    ctx.state["archs"] += archs
+    ctx.state["arch_draws"] = ctx.state.get("arch_draws", 0) + draws
+    ctx.save()
+    print(f"chose {len(archs)} architectures ({draws} draws): " + ", ".join(
+        f"{a['name']} {a['latency_ms']:.1f} ms" for a in archs), flush=True)
+
+
+def stratified_draw(ctx: Context, count: int, rng: np.random.Generator,
+                    taken: set[str]) -> tuple[list[ArchSpec], int]:
+    """One member per latency bin (`count` equal bins over lat_range x budget, by the platform's profile), drawn from
+    the width-capped proposal sub-spaces, none of them in `taken`; (members by bin, draws made)."""
     c, profile, space = ctx.cfg, ctx.profile, ctx.space()
-    budget = c["budget_ms"]
     lo, hi = c["lat_range"]
-    edges = np.linspace(lo * budget, hi * budget, c["archs"] + 1)
+    edges = np.linspace(lo * c["budget_ms"], hi * c["budget_ms"], count + 1)
     proposals = [width_capped(space, f) for f in np.linspace(0.0, c["width_frac"], PROPOSAL_STEPS)]
-    rng = np.random.default_rng(c["arch_seed"])
-    chosen: list[tuple[ArchSpec, float] | None] = [None] * c["archs"]
+    chosen: list[ArchSpec | None] = [None] * count
     draws = 0
     while any(x is None for x in chosen):
         if draws >= MAX_DRAWS:
@@ -285,24 +317,11 @@ def choose_archs(ctx: Context) -> None:
         draws += len(batch)
         for spec, est in zip(batch, profile.estimates(batch)):
             k = int(np.searchsorted(edges, est.latency_ms, side="right")) - 1
-            k = min(k, c["archs"] - 1) if est.latency_ms <= edges[-1] else -1
-            if k >= 0 and chosen[k] is None and all(x is None or x[0].arch_id != spec.arch_id for x in chosen):
-                chosen[k] = (spec, est.latency_ms)
-    task = ctx.data_at(0).task
-    archs = [arch_record(f"bin{i:02d}", spec, profile, task, False, i) for i, (spec, _) in enumerate(chosen)]
-    for name in reference_names():
-        spec = reference_spec(name)
-        if not isinstance(spec, ArchSpec):
-            continue
-        spec = spec.with_classes(ctx.ds.num_classes)
-        if space.contains(spec) and profile.estimate(spec).latency_ms <= budget and \
-                spec.arch_id not in {a["arch_id"] for a in archs}:
-            archs.append(arch_record(name, spec, profile, task, True, None))
-    ctx.state["archs"] = archs
-    ctx.state["arch_draws"] = draws
-    ctx.save()
-    print(f"chose {len(archs)} architectures ({draws} draws): " + ", ".join(
-        f"{a['name']} {a['latency_ms']:.1f} ms" for a in archs), flush=True)
+            k = min(k, count - 1) if est.latency_ms <= edges[-1] else -1
+            if k >= 0 and chosen[k] is None and spec.arch_id not in taken:
+                chosen[k] = spec
+                taken.add(spec.arch_id)
+    return [x for x in chosen if x is not None], draws
 
 
 def truth_recipe(ctx: Context) -> Recipe:
@@ -369,12 +388,12 @@ def projection(ctx: Context) -> str:
 
 # ------------------------------------------------------------------------------------------------- truth
 def truth_stage(ctx: Context, jobs: int = 1) -> None:
-    """Every (architecture, seed) run not yet in the state, seed-major (a complete ranking per seed as early as
-    possible); with jobs > 1 that many runs at once in worker processes (one --threads each), each recorded in the
+    """Every (architecture, seed) run not yet in the state, architecture-major (an interrupted run leaves whole
+    architectures: the report ranks only those with every seed); with jobs > 1 that many runs at once in worker processes (one --threads each), each recorded in the
     state by this process as it finishes."""
     c = ctx.cfg
     ctx.state["recipe"] = truth_recipe(ctx).resolved(ctx.ds.spec, c["proxy_resolution"]).to_dict()
-    pending = [(i, seed) for seed in c["seeds"] for i, (arch, _) in enumerate(ctx.specs())
+    pending = [(i, seed) for i, (arch, _) in enumerate(ctx.specs()) for seed in c["seeds"]
                if f"{arch['arch_id']}/s{seed}" not in ctx.state["truth"]]
     if jobs <= 1 or len(pending) <= 1:
         for i, seed in pending:
@@ -857,7 +876,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "supernet and scores; only the ground truth (its seeds and --truth-* settings) is trained again")
     p.add_argument("--platform", default=None)
     p.add_argument("--budget", default=None, help="latency budget, e.g. 20ms")
-    p.add_argument("--archs", type=int, default=None, help="stratified architectures (references are added)")
+    p.add_argument("--archs", type=int, default=None, help="stratified architectures (references are added); a run may grow them: the new ones are one more "
+                   "stratified draw")
     p.add_argument("--arch-seed", type=int, default=None)
     p.add_argument("--lat-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                    help="latency range of the bins as fractions of the budget (default 0.6 1.0)")

@@ -38,8 +38,8 @@ def test_reuse_keeps_architectures_supernet_and_scores_and_trains_the_truth_agai
 def test_reuse_refuses_a_setting_that_would_change_the_scores(tmp_path, capsys):
     src, _ = _source(tmp_path)
     with pytest.raises(SystemExit) as exc:
-        rf.load_state(tmp_path / "out", {"archs": 20}, False, reuse=src)
-    assert "--archs 20 differs from the reused run" in str(exc.value)
+        rf.load_state(tmp_path / "out", {"width_frac": 0.5}, False, reuse=src)
+    assert "--width-frac 0.5 differs from the reused run" in str(exc.value)
     assert not (tmp_path / "out" / "state.json").exists()
     assert rf.load_state(tmp_path / "longer", {"sn_epochs": 16}, False, reuse=src)["config"]["sn_epochs"] == 16
 
@@ -57,3 +57,37 @@ def test_a_run_may_grow_its_seeds_but_not_change_its_recipe(tmp_path):
     assert rf.load_state(tmp_path / "out", {"seeds": [0, 1, 2]}, False)["config"]["seeds"] == [0, 1, 2]
     with pytest.raises(SystemExit, match="--truth-epochs 5 differs"):
         rf.load_state(tmp_path / "out", {"truth_epochs": 5}, False)
+
+
+def test_a_run_grows_its_architectures_by_one_more_stratified_draw(tmp_path):
+    out = tmp_path / "run"
+    ctx = rf.Context(rf.load_state(out, {"archs": 3}, True), out, 1)
+    rf.choose_archs(ctx)
+    first = json.loads((out / "state.json").read_text())["archs"]
+    assert [a["name"] for a in first if not a["reference"]] == ["bin00", "bin01", "bin02"]
+    ctx = rf.Context(rf.load_state(out, {"archs": 5}, False), out, 1)
+    rf.choose_archs(ctx)
+    archs = json.loads((out / "state.json").read_text())["archs"]
+    assert archs[:len(first)] == first  # what was chosen (and maybe trained) stays
+    new = archs[len(first):]
+    assert [a["name"] for a in new] == ["r1bin00", "r1bin01"] and all(a["draw"] == 1 for a in new)
+    assert len({a["arch_id"] for a in archs}) == len(archs)
+    lo, hi = (x * ctx.cfg["budget_ms"] for x in ctx.cfg["lat_range"])
+    assert lo <= new[0]["latency_ms"] <= (lo + hi) / 2 <= new[1]["latency_ms"] <= hi  # two bins over the range
+    rf.choose_archs(rf.Context(rf.load_state(out, {}, False), out, 1))  # a rerun draws nothing more
+    assert json.loads((out / "state.json").read_text())["archs"] == archs
+    with pytest.raises(SystemExit, match="has 5; architectures can be added, not taken away"):
+        rf.load_state(out, {"archs": 4}, False)
+
+
+def test_the_ground_truth_runs_architecture_by_architecture(tmp_path, monkeypatch):
+    src, state = _source(tmp_path)  # a1 has seed 0 already
+    state["archs"] = [{"name": "bin00", "arch_id": "a1", "spec": {}}, {"name": "bin01", "arch_id": "a2", "spec": {}}]
+    ctx = rf.Context(state, src, 1)
+    ctx._ds = type("Dataset", (), {"spec": "fashion-mnist"})()
+    monkeypatch.setattr(rf, "spec_from_dict", lambda d: d)
+    ran = []
+    monkeypatch.setattr(rf, "train_truth", lambda c, i, seed: ran.append((i, seed)) or {"test_accuracy": 0.5})
+    monkeypatch.setattr(rf, "record_truth", lambda c, i, seed, rec: None)
+    rf.truth_stage(ctx)
+    assert ran == [(0, 1), (1, 0), (1, 1)]  # an interruption leaves whole architectures, not half of every one
