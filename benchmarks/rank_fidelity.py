@@ -10,7 +10,8 @@ Stages; each continues from DIR/state.json, which is rewritten after every finis
 evaluator's score of one architecture, a supernet epoch), so an interruption loses at most the current unit and a
 rerun of the same command continues (also in another session). Settings are stored on the first run; a rerun that
 gives a different one stops with one line (only --mf-rungs, which adds or drops multi-fidelity columns,
---sn-epochs, which continues the supernet and scores it again, and --seeds, which adds ground-truth seeds, may change).
+--sn-epochs, which continues the supernet and scores it again, --seeds, which adds ground-truth seeds, and a larger
+--archs, which adds networks by one more stratified draw, may change).
 --reuse DIR starts a new run from DIR's architectures, supernet and scores, with other ground-truth settings.
 
   arch      members of the default search space (deployment input, dataset's classes) spread over the predicted
@@ -27,8 +28,9 @@ gives a different one stops with one line (only --mf-rungs, which adds or drops 
             Remove DIR/supernet.pt to train it again (its scores and the throughput are then redone).
   score     every architecture scored on the search's validation split by: synflow, naswot, supernet (BN
             recalibrated, the evaluator's default bn_batches), supernet-bn2 / -bn4 (2 / 4 batches: the
-            throughput lever), supernet-nobn (the extracted network with the supernet's own running statistics), proxy (the `train` evaluator as a search runs it: 1 epoch of 4000
-            images), mf-rK (the `train` evaluator at rung K of `--rungs 3 --eta 3`: nas.search.fidelity.rung gives
+            throughput lever), supernet-bn32 (32 batches: whether the recalibration's sample limits the ranking),
+            supernet-nobn (the extracted network with the supernet's own running statistics), proxy (the `train`
+            evaluator as a search runs it: 1 epoch of 4000 images), mf-rK (the `train` evaluator at rung K of `--rungs 3 --eta 3`: nas.search.fidelity.rung gives
             epochs and images, the search's data_at rule the data); then the supernet's throughput.
   truth     each network trained stand-alone with one fixed recipe (nas.views.train.train_network: the code of
             `nas train`, checkpointed every epoch and resumed exactly) for every seed; test accuracy on the test split.
@@ -78,7 +80,7 @@ from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
 
 STATE_VERSION = 1
-CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "proxy")
+CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "supernet-bn32", "proxy")
 PROPOSAL_STEPS = 7  # width caps 0, t/6, ..., t of the proposal's nested sub-spaces
 MAX_DRAWS = 200_000
 
