@@ -193,6 +193,40 @@ def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, An
             "timing": old.get("timing") if same_rate else None, "reused_from": str(source)}
 
 
+#: Settings that the evaluators' scores do not depend on (a --reuse copy may differ in these and still hand its
+#: scores back with --scores-from).
+NOT_SCORED = TRUTH_SETTINGS + ("mf_rungs", "archs", "sn_epochs")
+
+
+def take_scores(state: dict[str, Any], source: Path) -> int:
+    """Copy into `state` the scores that `source` (a --reuse copy of this run, scoring beside this run's ground
+    truth: two processes must not write one state) has and `state` lacks, for this run's architectures; the copy
+    must have the same score settings and supernet file. How many scores were taken."""
+    src = source / "state.json"
+    if not src.is_file():
+        sys.exit(f"error: --scores-from {source}: no {src}")
+    other = json.loads(src.read_text())
+    cfg = state["config"]
+    differ = sorted(k for k in set(cfg) | set(other["config"])
+                    if k not in NOT_SCORED and cfg.get(k) != other["config"].get(k))
+    if differ:
+        sys.exit(f"error: --scores-from {source}: its scores were made with another --{differ[0].replace('_', '-')} "
+                 f"({other['config'].get(differ[0])}, here {cfg.get(differ[0])})")
+    sha = (state.get("supernet") or {}).get("sha256")
+    ours = {a["arch_id"] for a in state["archs"]}
+    taken = 0
+    for name, by_arch in other["scores"].items():
+        if name.startswith("supernet") and other["score_meta"].get(name, {}).get("supernet_sha256") != sha:
+            continue  # scored by another supernet file
+        mine = state["scores"].setdefault(name, {})
+        for arch_id, score in by_arch.items():
+            if arch_id in ours and arch_id not in mine:
+                mine[arch_id] = score
+                taken += 1
+        state["score_meta"].setdefault(name, other["score_meta"].get(name, {}))
+    return taken
+
+
 class Context:
     """What the stages share: the state, its folder, threads, and (loaded once) dataset, profile and data."""
 
@@ -876,6 +910,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "--threads each (not part of the stored settings)")
     p.add_argument("--reuse", default=None, metavar="DIR", help="start a new --out from DIR's architectures, "
                    "supernet and scores; only the ground truth (its seeds and --truth-* settings) is trained again")
+    p.add_argument("--scores-from", default=None, metavar="DIR", help="take the scores that DIR (a --reuse copy of "
+                   "this run, scored beside its ground truth) has and this run lacks")
     p.add_argument("--platform", default=None)
     p.add_argument("--budget", default=None, help="latency budget, e.g. 20ms")
     p.add_argument("--archs", type=int, default=None, help="stratified architectures (references are added); a run may grow them: the new ones are one more "
@@ -932,8 +968,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: nothing to report: no {out / 'state.json'}")
     torch.set_num_threads(args.threads)
     ctx = Context(load_state(out, given, args.quick, Path(args.reuse) if args.reuse else None), out, args.threads)
+    if args.scores_from:
+        print(f"took {take_scores(ctx.state, Path(args.scores_from))} scores from {args.scores_from}", flush=True)
     if args.stage != "report":  # a report only reads (another process may be writing the state meanwhile)
-        ctx.save()  # a changed --mf-rungs / --sn-epochs
+        ctx.save()  # a changed --mf-rungs / --sn-epochs, scores taken
     mf = [f"mf-r{k}" for k in ctx.cfg["mf_rungs"]]
     if args.remeasure_throughput:
         ctx.state["throughput"] = None

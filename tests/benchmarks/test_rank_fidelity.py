@@ -91,3 +91,29 @@ def test_the_ground_truth_runs_architecture_by_architecture(tmp_path, monkeypatc
     monkeypatch.setattr(rf, "record_truth", lambda c, i, seed, rec: None)
     rf.truth_stage(ctx)
     assert ran == [(0, 1), (1, 0), (1, 1)]  # an interruption leaves whole architectures, not half of every one
+
+
+def test_scores_made_in_a_reused_copy_are_taken_back(tmp_path):
+    src, state = _source(tmp_path)
+    state["archs"].append({"name": "bin01", "arch_id": "a2"})
+    state["score_meta"] = {"supernet": {"supernet_sha256": "x"}}
+    rf.save_state(state, src)
+    copy = rf.load_state(tmp_path / "copy", {}, False, reuse=src)
+    copy["scores"]["supernet"]["a2"] = {"score": 0.7}  # scored in the copy while src trains its ground truth
+    copy["scores"]["proxy"] = {"a1": {"score": 0.5}, "a9": {"score": 0.1}}  # a9: not one of src's networks
+    copy["scores"]["supernet"]["a1"] = {"score": 0.0}  # src has its own: kept
+    rf.save_state(copy, tmp_path / "copy")
+    state["truth"]["a2/s0"] = {"test_accuracy": 0.81}  # trained meanwhile
+    assert rf.take_scores(state, tmp_path / "copy") == 2
+    assert state["scores"] == {"supernet": {"a1": {"score": 0.6}, "a2": {"score": 0.7}}, "proxy": {"a1": {"score": 0.5}}}
+    assert state["truth"]["a2/s0"] == {"test_accuracy": 0.81}
+    copy["config"]["width_frac"] = 0.5
+    copy["score_meta"]["supernet"]["supernet_sha256"] = "y"
+    rf.save_state(copy, tmp_path / "copy")
+    with pytest.raises(SystemExit, match="another --width-frac"):
+        rf.take_scores(state, tmp_path / "copy")
+    copy["config"]["width_frac"] = state["config"]["width_frac"]
+    copy["scores"]["supernet"]["a3"] = {"score": 0.7}
+    state["archs"].append({"name": "bin02", "arch_id": "a3"})
+    rf.save_state(copy, tmp_path / "copy")
+    assert rf.take_scores(state, tmp_path / "copy") == 0  # another supernet file's scores are not taken
