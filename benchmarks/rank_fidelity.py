@@ -439,13 +439,20 @@ def truth_stage(ctx: Context, jobs: int = 1) -> None:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx.save()
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"))
+    try:
         running = {pool.submit(_truth_worker, str(ctx.out), i, seed, ctx.threads): (i, seed) for i, seed in pending}
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 i, seed = running.pop(future)
                 record_truth(ctx, i, seed, future.result())
+    except BaseException:  # Ctrl-C: without this the pool would go on through every pending run before exiting
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()  # each run is checkpointed every epoch: a rerun resumes it
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _truth_worker(out: str, index: int, seed: int, threads: int) -> dict[str, Any]:
