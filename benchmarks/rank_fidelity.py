@@ -42,6 +42,7 @@ gives a different one stops with one line (only --mf-rungs, which adds or drops 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import shutil
@@ -57,8 +58,8 @@ import torch
 from latency_models.profiles import require_profile
 from nas.data import load_dataset, prepare_proxy
 from nas.evaluators import SearchSettings, proxy_spec, search_evaluator
-from nas.evaluators.supernet import (PathSampler, SupernetEvaluator, SupernetRun, file_sha256, prepare_data,
-                                     read_supernet, resume_state, train_supernet)
+from nas.evaluators.supernet import (PathSampler, SupernetEvaluator, SupernetRun, epoch_paths, file_sha256,
+                                     prepare_data, read_supernet, resume_state, train_supernet)
 from nas.evaluators.supernet.evaluator import DEFAULT_BN_BATCHES
 from nas.evaluators.supernet.train import sampling_space
 from nas.evaluators.training import proxy_inputs, top1
@@ -584,6 +585,39 @@ def record_supernet(ctx: Context, path: Path, space: SearchSpace, wall: float | 
     ctx.save()
 
 
+def training_coverage(ctx: Context) -> None:
+    """How often the supernet's training updated each network's weights (stored per supernet file): the paths it was
+    trained on drawn again (nas.evaluators.supernet.epoch_paths, the training's own generators), and for each network
+    the mean over its units and its head of the fraction of steps whose path held that unit at that width or wider
+    (widths are nested channel slices and depth skips trailing units, so a narrow unit early in a stage is trained on
+    almost every step; variants and kernels share their weights and do not count)."""
+    sn = ctx.state["supernet"]
+    done = ctx.state.get("coverage") or {}
+    archs = [a for a in ctx.state["archs"] if a["arch_id"] not in done.get("by_arch", {})]
+    if not sn or sn["epochs_done"] < ctx.cfg["sn_epochs"] or (done.get("supernet_sha256") == sn["sha256"]
+                                                               and not archs):
+        return
+    sf = read_supernet(sn["file"])
+    run = SupernetRun.from_dict(sf.run)
+    sampler = PathSampler(sf.space, ctx.profile if run.budget_ms else None, run.budget_ms, run.predictor)
+    per_epoch = sn["train_examples"] // run.batch_size
+    paths = [p for e in range(sf.epochs_done) for p in itertools.islice(epoch_paths(run, sampler, e), per_epoch)]
+    widths = np.array([[s.width for s in p.stages] for p in paths])
+    depths = np.array([[len(s.units) for s in p.stages] for p in paths])
+    heads = np.array([p.head_width for p in paths])
+
+    def coverage(spec: ArchSpec) -> float:
+        parts = [float(np.mean((widths[:, i] >= s.width) & (depths[:, i] > j)))
+                 for i, s in enumerate(spec.stages) for j in range(len(s.units))]
+        return float(np.mean(parts + [float(np.mean(heads >= spec.head_width))]))
+
+    ctx.state["coverage"] = {"supernet_sha256": sn["sha256"], "paths": len(paths),
+                             "by_arch": {a["arch_id"]: coverage(s) for a, s in ctx.specs()}}
+    ctx.save()
+    print(f"training coverage over {len(paths)} paths: " + ", ".join(
+        f"{a['name']} {ctx.state['coverage']['by_arch'][a['arch_id']]:.2f}" for a in ctx.state["archs"]), flush=True)
+
+
 # ------------------------------------------------------------------------------------------------- scores
 def bn_batches_of(name: str) -> int:
     """The BN recalibration batches of a supernet column: `supernet` the evaluator's default, `supernet-bnN` N."""
@@ -662,6 +696,7 @@ def score_stage(ctx: Context, names: list[str]) -> None:
         sn = ctx.state["supernet"]
         if name == "supernet-nobn" and sn and sn["epochs_done"] >= ctx.cfg["sn_epochs"]:
             throughput(ctx)
+    training_coverage(ctx)
 
 
 def throughput(ctx: Context) -> None:
@@ -754,6 +789,8 @@ def build_report(ctx: Context) -> dict[str, Any]:
     c, st = ctx.cfg, ctx.state
     seeds = c["seeds"]
     rows = []
+    cov = st.get("coverage") or {}
+    coverage = cov.get("by_arch", {}) if cov.get("supernet_sha256") == (st["supernet"] or {}).get("sha256") else {}
     for a in st["archs"]:
         accs = [st["truth"].get(f"{a['arch_id']}/s{s}", {}).get("test_accuracy") for s in seeds]
         done = [x for x in accs if x is not None]
@@ -761,7 +798,8 @@ def build_report(ctx: Context) -> dict[str, Any]:
                      "proxy_flops_m": a["proxy_flops_m"], "truth": accs,
                      "truth_mean": float(np.mean(done)) if len(done) == len(seeds) else None,
                      "truth_std": float(np.std(done, ddof=1)) if len(done) == len(seeds) and len(done) > 1 else None,
-                     "scores": {n: st["scores"].get(n, {}).get(a["arch_id"], {}).get("score") for n in columns(ctx)}})
+                     "scores": {n: st["scores"].get(n, {}).get(a["arch_id"], {}).get("score") for n in columns(ctx)},
+                     "coverage": coverage.get(a["arch_id"])})
     complete = [r for r in rows if r["truth_mean"] is not None]
 
     def seed_tau(idx: np.ndarray) -> float:
@@ -779,16 +817,23 @@ def build_report(ctx: Context) -> dict[str, Any]:
         secs = [v["seconds"] for v in st["scores"].get(n, {}).values()]
         meta = st["score_meta"].get(n, {})
         taus.append({"evaluator": n, "archs": len(both), "tau": tau, "tau_interval_90": interval,
+                     "tau_vs_flops": tau_of(both, lambda r, n=n: r["scores"][n], lambda r: r["flops_m"]),
+                     "tau_vs_coverage": tau_of(both, lambda r, n=n: r["scores"][n], lambda r: r["coverage"]),
                      "ratio_to_ceiling": tau / ceiling if ceiling > 0 else float("nan"),  # NaN > 0 is False
                      "seconds_per_arch": float(np.mean(secs)) if secs else None,
                      "fidelity": fidelity_note(ctx, n, meta)})
+    flops_tau = tau_of(complete, lambda r: r["flops_m"], lambda r: r["truth_mean"])
+    flops_interval = bootstrap_interval(lambda idx: tau_of([complete[k] for k in idx], lambda r: r["flops_m"],
+                                                           lambda r: r["truth_mean"]), len(complete))
     diffs = [abs(r["truth"][0] - r["truth"][1]) for r in complete] if len(seeds) >= 2 else []
     stds = [r["truth_std"] for r in complete if r["truth_std"] is not None]
     truth_secs = [v["seconds"] for v in st["truth"].values()]
     sn_tau = next((t["tau"] for t in taus if t["evaluator"] == "supernet"), float("nan"))
     return {
         "config": c, "rows": rows, "taus": taus, "ceiling_tau": ceiling, "ceiling_interval_90": ceiling_interval,
-        "complete_archs": len(complete),
+        "complete_archs": len(complete), "flops_tau": flops_tau, "flops_interval_90": flops_interval,
+        "coverage_tau": tau_of(complete, lambda r: r["coverage"], lambda r: r["truth_mean"]),
+        "coverage_paths": cov.get("paths") if coverage else None,
         "recipe": st.get("recipe") or truth_recipe(ctx).resolved(c["dataset"], c["proxy_resolution"]).to_dict(),
         "truth_train_examples": next(iter(st["truth"].values()), {}).get("train_examples"),
         "spread": {"mean_abs_seed_diff": float(np.mean(diffs)) if diffs else None,
@@ -801,6 +846,12 @@ def build_report(ctx: Context) -> dict[str, Any]:
                    "met": bool(sn_tau >= 0.6 and sn_tau >= 0.8 * ceiling) if not math.isnan(sn_tau) and
                    not math.isnan(ceiling) else None},
     }
+
+
+def tau_of(rows: list[dict[str, Any]], x: Callable[[dict[str, Any]], Any], y: Callable[[dict[str, Any]], Any]) -> float:
+    """Kendall tau between x(row) and y(row) over the rows where both are known (NaN under two such rows)."""
+    pairs = [(x(r), y(r)) for r in rows if x(r) is not None and y(r) is not None]
+    return kendall_tau([a for a, _ in pairs], [b for _, b in pairs]) if len(pairs) >= 2 else float("nan")
 
 
 def fidelity_note(ctx: Context, name: str, meta: dict[str, Any]) -> str:
@@ -831,24 +882,34 @@ def render(rep: dict[str, Any]) -> str:
     cols = [t["evaluator"] for t in rep["taus"]]
     lines = [f"# Rank fidelity: {c['platform']} at {c['budget_ms']:g} ms, {c['dataset']}"
              + (" (--quick)" if c.get("quick") else ""), ""]
-    head = ["arch", "arch_id", "pred ms", "MFLOPs", "proxy MFLOPs", "stand-alone mean ± std"] + cols
+    head = ["arch", "arch_id", "pred ms", "MFLOPs", "proxy MFLOPs", "supernet-trained", "stand-alone mean ± std"] + cols
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(rep["rows"], key=lambda r: r["latency_ms"]):
         truth = f"{fmt(r['truth_mean'], '.4f')} ± {fmt(r['truth_std'], '.4f')}" if r["truth_mean"] is not None else \
             " / ".join(fmt(x, ".4f") for x in r["truth"])
         cells = [r["name"], r["arch_id"], f"{r['latency_ms']:.2f}", f"{r['flops_m']:.1f}", f"{r['proxy_flops_m']:.1f}",
-                 truth] + [fmt(r["scores"][n], ".4f" if not n.endswith(("flow", "wot")) else ".4g") for n in cols]
+                 fmt(r.get("coverage"), ".0%"), truth] + [fmt(r["scores"][n], ".4f" if not n.endswith(("flow", "wot")) else ".4g") for n in cols]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Kendall tau against the stand-alone mean over {rep['complete_archs']} architectures; ceiling "
               f"(seed-to-seed tau of the stand-alone training, {len(c['seeds'])} seeds): "
               f"**{fmt(rep['ceiling_tau'])}** (90 % interval {span(rep.get('ceiling_interval_90'))}). Intervals: "
               f"the central 90 % of tau over 2000 resamplings of the architectures with replacement (how far a "
               f"tau over this few networks moves with other networks of the same range)", "",
-              "| evaluator | archs | tau | 90 % interval | / ceiling | s per arch | fidelity |",
-              "|---|---|---|---|---|---|---|"]
+              "| evaluator | archs | tau | 90 % interval | / ceiling | tau vs MFLOPs | tau vs supernet-trained | "
+              "s per arch | fidelity |", "|---|---|---|---|---|---|---|---|---|"]
+    if "flops_tau" in rep:  # the trivial baseline every evaluator has to beat: bigger is better
+        lines.append(f"| MFLOPs (no evaluator) | {rep['complete_archs']} | {fmt(rep['flops_tau'])} | "
+                     f"{span(rep.get('flops_interval_90'))} | | 1 | | | the deployment network's FLOPs |")
     for t in rep["taus"]:
         lines.append(f"| {t['evaluator']} | {t['archs']} | {fmt(t['tau'])} | {span(t.get('tau_interval_90'))} | "
-                     f"{fmt(t['ratio_to_ceiling'], '.0%')} | {fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
+                     f"{fmt(t['ratio_to_ceiling'], '.0%')} | {fmt(t.get('tau_vs_flops'))} | "
+                     f"{fmt(t.get('tau_vs_coverage'))} | {fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
+    if rep.get("coverage_paths"):
+        lines += ["", f"supernet-trained: how often the supernet's training updated a network's weights (the mean "
+                  f"over its units and head of the share of the {rep['coverage_paths']} training paths that held the "
+                  f"unit at its width or wider). The stand-alone accuracy against it: tau "
+                  f"{fmt(rep.get('coverage_tau'))}; a score that follows it more than the accuracy does ranks how "
+                  f"well the supernet trained a network rather than how good the network is."]
     tg = rep["target"]
     lines += ["", f"Target (supernet tau >= 0.6 and >= 80 % of the ceiling): "
               f"{'met' if tg['met'] else 'not met' if tg['met'] is not None else 'pending'} "

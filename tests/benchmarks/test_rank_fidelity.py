@@ -117,3 +117,31 @@ def test_scores_made_in_a_reused_copy_are_taken_back(tmp_path):
     state["archs"].append({"name": "bin02", "arch_id": "a3"})
     rf.save_state(copy, tmp_path / "copy")
     assert rf.take_scores(state, tmp_path / "copy") == 0  # another supernet file's scores are not taken
+
+
+def _net(head, *stages):
+    """A stand-in spec: (width, depth) per stage and a head width."""
+    from types import SimpleNamespace as NS
+    return NS(head_width=head, stages=[NS(width=w, units=[None] * d) for w, d in stages])
+
+
+def test_training_coverage_counts_the_paths_that_held_each_unit_at_its_width_or_wider(tmp_path, monkeypatch):
+    from types import SimpleNamespace as NS
+    src, state = _source(tmp_path)
+    state["archs"] = [{"name": "narrow", "arch_id": "n", "spec": "n"}, {"name": "wide", "arch_id": "w", "spec": "w"}]
+    state["supernet"].update(epochs_done=4, train_examples=128)
+    state["config"]["sn_epochs"] = 4
+    nets = {"n": _net(32, (8, 1), (16, 2)), "w": _net(64, (16, 2), (16, 2))}
+    paths = [_net(32, (8, 1), (16, 2)), _net(64, (16, 2), (32, 1))]  # the training's paths, one per step, cycled
+    monkeypatch.setattr(rf, "spec_from_dict", lambda key: nets[key])
+    monkeypatch.setattr(rf, "read_supernet", lambda f: NS(run={"dataset": "d", "batch_size": 64}, space=None,
+                                                          epochs_done=4))
+    monkeypatch.setattr(rf, "epoch_paths", lambda run, sampler, epoch: iter(paths))
+    ctx = rf.Context(state, src, 1)
+    rf.training_coverage(ctx)
+    cov = json.loads((src / "state.json").read_text())["coverage"]
+    assert cov["paths"] == 8 and cov["supernet_sha256"] == "x"
+    # narrow: stage 0 unit (1), stage 1 units 1 (1) and 2 (1/2: one path is one unit deep), head (1) -> 3.5 / 4
+    # wide: stage 0 units (1/2, 1/2), stage 1 units (1, 1/2), head (1/2) -> 3 / 5
+    assert cov["by_arch"] == {"n": 3.5 / 4, "w": 3 / 5}
+    assert rf.tau_of([{"a": 1, "b": 2}, {"a": 2, "b": None}, {"a": 3, "b": 3}], lambda r: r["a"], lambda r: r["b"]) == 1

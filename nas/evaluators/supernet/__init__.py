@@ -10,11 +10,11 @@ from nas.evaluators.supernet.evaluator import LoadedSupernet, SupernetConfig, Su
 from nas.evaluators.supernet.model import Supernet, SupernetError, space_from_dict, space_to_dict, widest_member
 from nas.evaluators.supernet.store import SupernetFile, SupernetFileError, file_sha256, read as read_supernet
 from nas.evaluators.supernet.train import (PathSampler, SupernetRun, SupernetTrainError, SupernetTrainResult,
-                                           check_out, prepare_data, resume_state, train_supernet)
+                                           check_out, epoch_paths, prepare_data, resume_state, train_supernet)
 
 __all__ = [
     "LoadedSupernet", "PathSampler", "Supernet", "SupernetConfig", "SupernetError", "SupernetEvaluator",
     "SupernetFile", "SupernetFileError", "SupernetRun", "SupernetTrainError", "SupernetTrainResult", "check_out",
-    "file_sha256", "load_supernet", "prepare_data", "read_supernet", "resume_state", "space_from_dict",
+    "epoch_paths", "file_sha256", "load_supernet", "prepare_data", "read_supernet", "resume_state", "space_from_dict",
     "space_to_dict", "train_supernet", "widest_member",
 ]

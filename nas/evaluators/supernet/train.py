@@ -22,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -174,6 +174,15 @@ class PathSampler:
         return self._queue.popleft()
 
 
+def epoch_paths(run: SupernetRun, sampler: PathSampler, epoch: int) -> Iterator[ArchSpec]:
+    """The paths training draws in epoch `epoch` (0-based), one per step: from the epoch's own generator, so a
+    resumed run draws what an uninterrupted one does, and the paths a supernet was trained on can be drawn again."""
+    sampler.reset()
+    rng = np.random.default_rng([run.seed, _PATH_STREAM, epoch])
+    while True:
+        yield sampler.draw(rng)
+
+
 def path_sampler(run: SupernetRun, space: SearchSpace) -> PathSampler:
     """The run's sampler (the latency profile of `run.platform` loaded when it has a budget)."""
     if run.budget_ms is None:
@@ -291,12 +300,11 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
         for epoch in range(len(history), epochs):
             t0 = time.perf_counter()
             order = np.random.default_rng([run.seed, _ORDER_STREAM, epoch])
-            paths = np.random.default_rng([run.seed, _PATH_STREAM, epoch])
-            sampler.reset()
+            paths = epoch_paths(run, sampler, epoch)
             loss_sum, correct, seen = 0.0, 0, 0
             batches = data.train.batches(run.batch_size, shuffle=True, seed=order, proxy=data.task, drop_last=True)
             for i, (x, y) in enumerate(batches):
-                proxy = net.member(sampler.draw(paths))
+                proxy = net.member(next(paths))
                 if run.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 lr = lr_at(step, total, run)
@@ -334,4 +342,4 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
 
 
 __all__ = ["PathSampler", "SupernetError", "SupernetRun", "SupernetTrainError", "SupernetTrainResult", "check_out",
-           "default_space", "lr_at", "path_sampler", "prepare_data", "resume_state", "sampling_space", "train_supernet"]
+           "default_space", "epoch_paths", "lr_at", "path_sampler", "prepare_data", "resume_state", "sampling_space", "train_supernet"]

@@ -3,14 +3,15 @@ paths, refusals."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 
-from nas.evaluators.supernet import (PathSampler, SupernetTrainError, check_out, read_supernet, resume_state,
-                                     train_supernet)
+from nas.evaluators.supernet import (PathSampler, Supernet, SupernetTrainError, check_out, epoch_paths,
+                                     read_supernet, resume_state, train_supernet)
 from nas.evaluators.supernet.train import lr_at, sampling_space
 from tests.nas.evaluators.supernet.conftest import TINY_SPACE, tiny_run, train_tiny
 
@@ -110,6 +111,20 @@ def test_paths_within_a_budget_are_drawn_by_rejection(tiny_data, tmp_path):
     assert h["paths"] == 8 and h["draws"] >= 16
     with pytest.raises(SupernetTrainError, match="none of 64 paths drawn from the space fits on fake"):
         PathSampler(space, _WidthProfile(), budget_ms=0.1, chunk=16, max_draws=64).draw(rng)
+
+
+def test_epoch_paths_draws_again_the_paths_a_supernet_was_trained_on(tiny_data, tmp_path, monkeypatch):
+    trained = []
+    member = Supernet.member
+    monkeypatch.setattr(Supernet, "member", lambda self, spec: trained.append(spec) or member(self, spec))
+    out = train_tiny(tiny_data, tmp_path / "paths.pt", epochs=2)
+    sf = read_supernet(out)
+    run = tiny_run()
+    per_epoch = len(tiny_data.train) // run.batch_size
+    sampler = PathSampler(sf.space)
+    again = [p for epoch in range(2) for p in itertools.islice(epoch_paths(run, sampler, epoch), per_epoch)]
+    assert len(trained) == 2 * per_epoch and again == trained
+    assert len({p.arch_id for p in trained}) > 1
 
 
 def test_bad_options_are_one_line_errors():
