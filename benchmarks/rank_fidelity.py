@@ -5,6 +5,9 @@
     python benchmarks/rank_fidelity.py --stage all --quick                        # smoke run (a few minutes)
     python benchmarks/rank_fidelity.py --stage all --out runs/rf-3ep --reuse runs/rank-fidelity --truth-epochs 3 \
         --jobs 2    # another ground truth for the same architectures and scores, two runs at a time
+    python benchmarks/rank_fidelity.py --stage truth --out runs/rf-3ep --archs 32 --jobs 2    # 8 more networks
+    python benchmarks/rank_fidelity.py --stage score --out runs/rf-3ep-s --reuse runs/rf-3ep  # their scores, beside
+    python benchmarks/rank_fidelity.py --stage score --out runs/rf-3ep --scores-from runs/rf-3ep-s  # taken back
 
 Stages; each continues from DIR/state.json, which is rewritten after every finished unit (a training run, an
 evaluator's score of one architecture, a supernet epoch), so an interruption loses at most the current unit and a
@@ -12,7 +15,10 @@ rerun of the same command continues (also in another session). Settings are stor
 gives a different one stops with one line (only --mf-rungs, which adds or drops multi-fidelity columns,
 --sn-epochs, which continues the supernet and scores it again, --seeds, which adds ground-truth seeds, and a larger
 --archs, which adds networks by one more stratified draw, may change).
---reuse DIR starts a new run from DIR's architectures, supernet and scores, with other ground-truth settings.
+--reuse DIR starts a new run from DIR's architectures, supernet and scores, with other ground-truth settings; a run
+scored in such a copy while the original trains its ground truth hands its scores back with --scores-from (two
+processes must not write one state). Two processes started in separate sessions share the CPU by session
+(autogroups), whatever their nice value: `echo 19 > /proc/PID/autogroup` leaves the cores to the other.
 
   arch      members of the default search space (deployment input, dataset's classes) spread over the predicted
             latency range of one budget on the platform (shipped profile, no measuring): `--archs` equal latency
@@ -31,7 +37,8 @@ gives a different one stops with one line (only --mf-rungs, which adds or drops 
             throughput lever), supernet-bn32 (32 batches: whether the recalibration's sample limits the ranking),
             supernet-nobn (the extracted network with the supernet's own running statistics), proxy (the `train`
             evaluator as a search runs it: 1 epoch of 4000 images), mf-rK (the `train` evaluator at rung K of `--rungs 3 --eta 3`: nas.search.fidelity.rung gives
-            epochs and images, the search's data_at rule the data); then the supernet's throughput.
+            epochs and images, the search's data_at rule the data); then the supernet's throughput, and how often
+            its training updated each network ("supernet-trained": its training paths drawn again).
   truth     each network trained stand-alone with one fixed recipe (nas.views.train.train_network: the code of
             `nas train`, checkpointed every epoch and resumed exactly) for every seed; test accuracy on the test split.
   report    tables (architectures, tau, recipe, spread, supernet, throughput) printed and written to DIR/report.md
