@@ -69,7 +69,7 @@ from nas.evaluators.supernet import (PathSampler, SupernetEvaluator, SupernetRun
                                      prepare_data, read_supernet, resume_state, train_supernet)
 from nas.evaluators.supernet.evaluator import DEFAULT_BN_BATCHES
 from nas.evaluators.supernet.train import sampling_space
-from nas.evaluators.training import proxy_inputs, top1
+from nas.evaluators.training import top1
 from nas.search.config import SearchConfig
 from nas.search.fidelity import rung
 from nas.views.source import source_from_arch
@@ -79,7 +79,6 @@ from nas.views.train.checkpoint import read_torch
 from nas.views.train.loop import CHANNELS, VAL_FRACTION
 from search_space.cost import cost
 from search_space.fileio import atomic_write
-from search_space.modules import to_inference
 from search_space.references import reference_names, reference_spec
 from search_space.space import SearchSpace
 from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
@@ -627,7 +626,10 @@ def training_coverage(ctx: Context) -> None:
 
 # ------------------------------------------------------------------------------------------------- scores
 def bn_batches_of(name: str) -> int:
-    """The BN recalibration batches of a supernet column: `supernet` the evaluator's default, `supernet-bnN` N."""
+    """The BN recalibration batches of a supernet column: `supernet` the evaluator's default, `supernet-bnN` N,
+    `supernet-nobn` 0 (the supernet's own running statistics)."""
+    if name == "supernet-nobn":
+        return 0
     return int(name.removeprefix("supernet-bn")) if name.startswith("supernet-bn") else DEFAULT_BN_BATCHES
 
 
@@ -636,18 +638,6 @@ def supernet_evaluator(ctx: Context, bn_batches: int = DEFAULT_BN_BATCHES) -> Su
     settings = SearchSettings(threads=ctx.threads, options=(("supernet", sn["file"]), ("supernet_sha256", sn["sha256"]),
                                                             ("bn_batches", bn_batches)))
     return search_evaluator("supernet", settings)  # type: ignore[return-value]
-
-
-def score_without_recalibration(ev: SupernetEvaluator, spec: ArchSpec, data: Any, seed: int) -> float:
-    """Validation top-1 of the extracted network with the supernet's own BatchNorm running statistics (what the
-    `supernet` evaluator does, minus its recalibration; bn_batches=0 is not a valid evaluator option)."""
-    with torch.no_grad():
-        ev.check_task(data.task)
-        net = ev.supernet.extract(spec).eval()
-        own = ev.loaded.file.task
-        x_val, y_val = proxy_inputs(data.val, replace(data.task, mean=own.mean, std=own.std), 500,
-                                    channels_last=False)
-        return top1(to_inference(net), x_val, y_val, ev.config.eval_batch_size)
 
 
 def scorer(ctx: Context, name: str) -> tuple[Callable[[ArchSpec], dict[str, Any]], dict[str, Any]] | None:
@@ -660,9 +650,6 @@ def scorer(ctx: Context, name: str) -> tuple[Callable[[ArchSpec], dict[str, Any]
         ev = supernet_evaluator(ctx, bn_batches_of(name))
         data = ctx.data_at(0)
         meta = {"evaluator": ev.describe(), "supernet_sha256": ctx.state["supernet"]["sha256"]}
-        if name == "supernet-nobn":
-            meta["note"] = "extracted network, supernet's running BatchNorm statistics, no recalibration"
-            return (lambda spec: {"score": score_without_recalibration(ev, spec, data, seed)}), meta
         return (lambda spec: result_of(ev.evaluate(spec, data, seed=seed))), meta
     if name in ("synflow", "naswot"):
         ev = search_evaluator(name, SearchSettings(threads=ctx.threads))

@@ -3,7 +3,8 @@
 For each candidate: its path is taken from the supernet (SupernetError when the architecture is outside the
 supernet's space) as a stand-alone proxy network (`Supernet.extract`: build_proxy_model's network with the sliced
 weights copied in); its BatchNorm statistics are reset and re-estimated on `bn_batches` batches of
-`bn_batch_size` training images (a fixed draw from the evaluation seed, the same images for every candidate); then
+`bn_batch_size` training images (a fixed draw from the evaluation seed, the same images for every candidate; with
+`bn_batches` 0 the supernet's own running statistics are kept, which halves the time per candidate); then
 top-1 is measured on the whole validation split, in the inference form (BatchNorm folded). Network and images are
 channels-last (measured on one core over 6 candidates, the same accuracies: BN re-estimation 0.67 s instead of
 1.07 s, validation 0.87 s instead of 0.99 s). The stem (the blocks before the first unit) is the same for every
@@ -48,7 +49,7 @@ _RECAL_STREAM = 3  # numpy stream [seed, 3] draws the BatchNorm images (the trai
 class SupernetConfig:
     """`supernet`: the file of `nas supernet train` (required); `sha256`: its content hash (filled in when the file is
     read; a given value must match); `bn_batches` x `bn_batch_size` training images re-estimate BatchNorm (batch size
-    default: the supernet's training batch size); `eval_batch_size` for validation; torch `threads`."""
+    default: the supernet's training batch size; 0 batches: the supernet's own running statistics are kept); `eval_batch_size` for validation; torch `threads`."""
 
     supernet: str | None = None
     sha256: str | None = None
@@ -61,7 +62,7 @@ class SupernetConfig:
         if not self.supernet:
             raise ConfigError("supernet: no supernet file given; train one with `nas supernet train --dataset D "
                               "--epochs E --out FILE` and pass it with `--supernet FILE`")
-        for name, low, optional in (("bn_batches", 1, False), ("bn_batch_size", 2, True), ("eval_batch_size", 1, False),
+        for name, low, optional in (("bn_batches", 0, False), ("bn_batch_size", 2, True), ("eval_batch_size", 1, False),
                                     ("threads", 1, False)):
             value = getattr(self, name)
             if optional and value is None:
@@ -206,9 +207,11 @@ class SupernetEvaluator(Evaluator):
         task = replace(data.task, mean=own.mean, std=own.std)  # the normalisation the weights were trained with
         cfg = self.config
         n = min(cfg.bn_batches * cfg.bn_batch_size, len(data.train))  # type: ignore[operator]
-        idx = np.sort(np.random.default_rng([seed, _RECAL_STREAM]).choice(len(data.train), n, replace=False))
-        x_bn, _ = proxy_inputs(data.train.select(idx), task, 500, channels_last=True)
         x_val, y_val = proxy_inputs(data.val, task, 500, channels_last=True)
+        x_bn = x_val[:0]  # none: recalibrate_bn then keeps the supernet's statistics
+        if n:
+            idx = np.sort(np.random.default_rng([seed, _RECAL_STREAM]).choice(len(data.train), n, replace=False))
+            x_bn, _ = proxy_inputs(data.train.select(idx), task, 500, channels_last=True)
         self._inputs_for = (data, seed, (x_bn, x_val, y_val))
         self._stems.clear()
         return x_bn, x_val, y_val
@@ -225,7 +228,7 @@ class SupernetEvaluator(Evaluator):
             stem = Network(net.spec, key, list(net)[:k], net.form)  # this candidate's own copy: only tensors kept
             stem.train()  # batch statistics: these outputs do not depend on the running ones re-estimated below
             stem_bn = torch.cat([stem(x_bn[i:i + cfg.bn_batch_size])  # type: ignore[misc]
-                                 for i in range(0, len(x_bn), cfg.bn_batch_size)])  # type: ignore[arg-type]
+                                 for i in range(0, len(x_bn), cfg.bn_batch_size)]) if len(x_bn) else x_bn
             recalibrate_bn(stem, x_bn, cfg.bn_batch_size)  # type: ignore[arg-type]
             folded = to_inference(stem.eval())
             stem_val = torch.cat([folded(x_val[i:i + cfg.eval_batch_size])

@@ -82,6 +82,22 @@ def test_the_stem_is_run_once_and_each_candidate_from_its_output(evaluator, tiny
         assert len(evaluator._stems) == 1
 
 
+def test_zero_bn_batches_keep_the_supernets_own_statistics(supernet_file, tiny_data):
+    """bn_batches 0: the extracted network exactly as the supernet holds it (its running statistics), folded."""
+    keep = make_evaluator("supernet", supernet=str(supernet_file), bn_batches=0)
+    space = TINY_SPACE.with_fixed(resolution=32, num_classes=tiny_data.task.num_classes)
+    task = replace(tiny_data.task, mean=keep.loaded.file.task.mean, std=keep.loaded.file.task.std)
+    x, y = proxy_inputs(tiny_data.val, task, channels_last=False)
+    recalibrated = make_evaluator("supernet", supernet=str(supernet_file), bn_batches=2)
+    differ = 0
+    for spec in [tiny_spec()] + [space.sample(np.random.default_rng(i)) for i in range(3)]:
+        with torch.no_grad():
+            own = top1(to_inference(keep.supernet.extract(spec).eval()), x, y, 500)
+        assert keep.evaluate(spec, tiny_data, seed=0).accuracy == pytest.approx(own)
+        differ += recalibrated.evaluate(spec, tiny_data, seed=0).accuracy != pytest.approx(own)
+    assert differ  # re-estimation changes what is scored
+
+
 def test_seeded_and_deterministic(evaluator, tiny_data):
     a = evaluator.evaluate(tiny_spec(), tiny_data, seed=0)
     b = evaluator.evaluate(tiny_spec(), tiny_data, seed=0)
@@ -90,7 +106,7 @@ def test_seeded_and_deterministic(evaluator, tiny_data):
 
 def test_refusals_are_one_line(supernet_file, tiny_data, tmp_path):
     for kwargs, match in (({}, "no supernet file given"), ({"supernet": str(tmp_path / "none.pt")}, "no such file"),
-                          ({"supernet": str(supernet_file), "bn_batches": 0}, "bn_batches"),
+                          ({"supernet": str(supernet_file), "bn_batches": -1}, "bn_batches"),
                           ({"supernet": str(supernet_file), "sha256": "0" * 64}, "sha256"),
                           ({"supernet": str(supernet_file), "colour": 1}, "unknown supernet option")):
         with pytest.raises(ConfigError, match=match) as info:
