@@ -793,7 +793,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
                      "truth_mean": float(np.mean(done)) if len(done) == len(seeds) else None,
                      "truth_std": float(np.std(done, ddof=1)) if len(done) == len(seeds) and len(done) > 1 else None,
                      "scores": {n: st["scores"].get(n, {}).get(a["arch_id"], {}).get("score") for n in columns(ctx)},
-                     "coverage": coverage.get(a["arch_id"])})
+                     "coverage": coverage.get(a["arch_id"]), "draw": a.get("draw", 0)})
     complete = [r for r in rows if r["truth_mean"] is not None]
 
     def seed_tau(idx: np.ndarray) -> float:
@@ -813,6 +813,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
         taus.append({"evaluator": n, "archs": len(both), "tau": tau, "tau_interval_90": interval,
                      "tau_vs_flops": tau_of(both, lambda r, n=n: r["scores"][n], lambda r: r["flops_m"]),
                      "tau_vs_coverage": tau_of(both, lambda r, n=n: r["scores"][n], lambda r: r["coverage"]),
+                     "added": added_tau(both, lambda r, n=n: r["scores"][n]),
                      "ratio_to_ceiling": tau / ceiling if ceiling > 0 else float("nan"),  # NaN > 0 is False
                      "seconds_per_arch": float(np.mean(secs)) if secs else None,
                      "fidelity": fidelity_note(ctx, n, meta)})
@@ -842,6 +843,17 @@ def build_report(ctx: Context) -> dict[str, Any]:
     }
 
 
+def added_tau(rows: list[dict[str, Any]], score: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
+    """tau and its interval over the networks of the later draws alone (a run that grew its --archs): networks no
+    figure was seen on when the run was grown, so a column's tau there is a check on its tau over the first ones."""
+    later = [r for r in rows if r["draw"] >= 1]
+    if len(later) < 2:
+        return None
+    return {"archs": len(later), "tau": tau_of(later, score, lambda r: r["truth_mean"]),
+            "tau_interval_90": bootstrap_interval(lambda idx: tau_of([later[k] for k in idx], score,
+                                                                     lambda r: r["truth_mean"]), len(later))}
+
+
 def tau_of(rows: list[dict[str, Any]], x: Callable[[dict[str, Any]], Any], y: Callable[[dict[str, Any]], Any]) -> float:
     """Kendall tau between x(row) and y(row) over the rows where both are known (NaN under two such rows)."""
     pairs = [(x(r), y(r)) for r in rows if x(r) is not None and y(r) is not None]
@@ -856,6 +868,12 @@ def fidelity_note(ctx: Context, name: str, meta: dict[str, Any]) -> str:
             "supernet-nobn": "inherited weights, supernet's BN statistics"}.get(
         name, f"inherited weights, BN re-estimated on {bn_batches_of(name)} batches" if name.startswith("supernet")
         else "")
+
+
+def added_cell(added: dict[str, Any] | None) -> str:
+    if not added:
+        return "-"
+    return f"{fmt(added['tau'])} ({span(added['tau_interval_90'])}, {added['archs']} archs)"
 
 
 def fmt(x: Any, spec: str = ".3f") -> str:
@@ -889,14 +907,15 @@ def render(rep: dict[str, Any]) -> str:
               f"**{fmt(rep['ceiling_tau'])}** (90 % interval {span(rep.get('ceiling_interval_90'))}). Intervals: "
               f"the central 90 % of tau over 2000 resamplings of the architectures with replacement (how far a "
               f"tau over this few networks moves with other networks of the same range)", "",
-              "| evaluator | archs | tau | 90 % interval | / ceiling | tau vs MFLOPs | tau vs supernet-trained | "
-              "s per arch | fidelity |", "|---|---|---|---|---|---|---|---|---|"]
+              "| evaluator | archs | tau | 90 % interval | / ceiling | tau over the added networks (interval) | "
+              "tau vs MFLOPs | tau vs supernet-trained | s per arch | fidelity |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     if "flops_tau" in rep:  # the trivial baseline every evaluator has to beat: bigger is better
         lines.append(f"| MFLOPs (no evaluator) | {rep['complete_archs']} | {fmt(rep['flops_tau'])} | "
-                     f"{span(rep.get('flops_interval_90'))} | | 1 | | | the deployment network's FLOPs |")
+                     f"{span(rep.get('flops_interval_90'))} | | | 1 | | | the deployment network's FLOPs |")
     for t in rep["taus"]:
         lines.append(f"| {t['evaluator']} | {t['archs']} | {fmt(t['tau'])} | {span(t.get('tau_interval_90'))} | "
-                     f"{fmt(t['ratio_to_ceiling'], '.0%')} | {fmt(t.get('tau_vs_flops'))} | "
+                     f"{fmt(t['ratio_to_ceiling'], '.0%')} | {added_cell(t.get('added'))} | {fmt(t.get('tau_vs_flops'))} | "
                      f"{fmt(t.get('tau_vs_coverage'))} | {fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
     if rep.get("coverage_paths"):
         lines += ["", f"supernet-trained: how often the supernet's training updated a network's weights (the mean "

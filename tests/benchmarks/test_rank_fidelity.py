@@ -145,3 +145,11 @@ def test_training_coverage_counts_the_paths_that_held_each_unit_at_its_width_or_
     # wide: stage 0 units (1/2, 1/2), stage 1 units (1, 1/2), head (1/2) -> 3 / 5
     assert cov["by_arch"] == {"n": 3.5 / 4, "w": 3 / 5}
     assert rf.tau_of([{"a": 1, "b": 2}, {"a": 2, "b": None}, {"a": 3, "b": 3}], lambda r: r["a"], lambda r: r["b"]) == 1
+
+
+def test_the_added_networks_get_a_tau_of_their_own():
+    rows = [{"draw": d, "s": s, "truth_mean": t} for d, s, t in
+            ((0, 1, 3), (0, 2, 1), (0, 3, 2), (1, 1, 1), (1, 2, 2), (2, 3, 3))]
+    added = rf.added_tau(rows, lambda r: r["s"])
+    assert added["archs"] == 3 and added["tau"] == 1.0 and added["tau_interval_90"][1] == 1.0
+    assert rf.added_tau(rows[:4], lambda r: r["s"]) is None  # one added network: no ranking
