@@ -668,6 +668,7 @@ def result_of(r: Any) -> dict[str, Any]:
 
 
 def score_stage(ctx: Context, names: list[str]) -> None:
+    training_coverage(ctx)  # first: a minute, where the columns may take hours
     scores, meta = ctx.state["scores"], ctx.state["score_meta"]
     sha = (ctx.state["supernet"] or {}).get("sha256")
     for name in names:
@@ -690,7 +691,6 @@ def score_stage(ctx: Context, names: list[str]) -> None:
         sn = ctx.state["supernet"]
         if name == "supernet-nobn" and sn and sn["epochs_done"] >= ctx.cfg["sn_epochs"]:
             throughput(ctx)
-    training_coverage(ctx)
 
 
 def throughput(ctx: Context) -> None:
