@@ -668,7 +668,7 @@ def result_of(r: Any) -> dict[str, Any]:
 
 
 def score_stage(ctx: Context, names: list[str]) -> None:
-    training_coverage(ctx)  # first: a minute, where the columns may take hours
+    training_coverage(ctx)  # first: minutes (~100k latency estimates redraw 8000 paths); the columns take hours
     scores, meta = ctx.state["scores"], ctx.state["score_meta"]
     sha = (ctx.state["supernet"] or {}).get("sha256")
     for name in names:
