@@ -36,9 +36,10 @@ processes must not write one state). Two processes started in separate sessions 
             recalibrated, the evaluator's default bn_batches), supernet-bn2 / -bn4 (2 / 4 batches: the
             throughput lever), supernet-bn32 (32 batches: whether the recalibration's sample limits the ranking),
             supernet-nobn (the extracted network with the supernet's own running statistics), proxy (the `train`
-            evaluator as a search runs it: 1 epoch of 4000 images), mf-rK (the `train` evaluator at rung K of `--rungs 3 --eta 3`: nas.search.fidelity.rung gives
-            epochs and images, the search's data_at rule the data); then the supernet's throughput, and how often
-            its training updated each network ("supernet-trained": its training paths drawn again).
+            evaluator as a search runs it: 1 epoch of 4000 images), mf-rK (the `train` evaluator at rung K of
+            `--rungs 3 --eta 3`: nas.search.fidelity.rung gives epochs and images, the search's data_at rule the
+            data); then the supernet's throughput, and how often its training updated each network
+            ("supernet-trained": its training paths drawn again).
   truth     each network trained stand-alone with one fixed recipe (nas.views.train.train_network: the code of
             `nas train`, checkpointed every epoch and resumed exactly) for every seed; test accuracy on the test split.
   report    tables (architectures, tau, recipe, spread, supernet, throughput) printed and written to DIR/report.md
@@ -432,7 +433,8 @@ def projection(ctx: Context) -> str:
 # ------------------------------------------------------------------------------------------------- truth
 def truth_stage(ctx: Context, jobs: int = 1) -> None:
     """Every (architecture, seed) run not yet in the state, architecture-major (an interrupted run leaves whole
-    architectures: the report ranks only those with every seed); with jobs > 1 that many runs at once in worker processes (one --threads each), each recorded in the
+    architectures: the report ranks only those with every seed); with jobs > 1 that many runs at once in worker
+    processes (one --threads each), each recorded in the
     state by this process as it finishes."""
     c = ctx.cfg
     ctx.state["recipe"] = truth_recipe(ctx).resolved(ctx.ds.spec, c["proxy_resolution"]).to_dict()
@@ -894,13 +896,15 @@ def render(rep: dict[str, Any]) -> str:
     cols = [t["evaluator"] for t in rep["taus"]]
     lines = [f"# Rank fidelity: {c['platform']} at {c['budget_ms']:g} ms, {c['dataset']}"
              + (" (--quick)" if c.get("quick") else ""), ""]
-    head = ["arch", "arch_id", "pred ms", "MFLOPs", "proxy MFLOPs", "supernet-trained", "stand-alone mean ± std"] + cols
+    head = ["arch", "arch_id", "pred ms", "MFLOPs", "proxy MFLOPs", "supernet-trained",
+            "stand-alone mean ± std"] + cols
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(rep["rows"], key=lambda r: r["latency_ms"]):
         truth = f"{fmt(r['truth_mean'], '.4f')} ± {fmt(r['truth_std'], '.4f')}" if r["truth_mean"] is not None else \
             " / ".join(fmt(x, ".4f") for x in r["truth"])
         cells = [r["name"], r["arch_id"], f"{r['latency_ms']:.2f}", f"{r['flops_m']:.1f}", f"{r['proxy_flops_m']:.1f}",
-                 fmt(r.get("coverage"), ".0%"), truth] + [fmt(r["scores"][n], ".4f" if not n.endswith(("flow", "wot")) else ".4g") for n in cols]
+                 fmt(r.get("coverage"), ".0%"), truth] + [
+                     fmt(r["scores"][n], ".4f" if not n.endswith(("flow", "wot")) else ".4g") for n in cols]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Kendall tau against the stand-alone mean over {rep['complete_archs']} architectures; ceiling "
               f"(seed-to-seed tau of the stand-alone training, {len(c['seeds'])} seeds): "
@@ -915,7 +919,8 @@ def render(rep: dict[str, Any]) -> str:
                      f"{span(rep.get('flops_interval_90'))} | | | 1 | | | the deployment network's FLOPs |")
     for t in rep["taus"]:
         lines.append(f"| {t['evaluator']} | {t['archs']} | {fmt(t['tau'])} | {span(t.get('tau_interval_90'))} | "
-                     f"{fmt(t['ratio_to_ceiling'], '.0%')} | {added_cell(t.get('added'))} | {fmt(t.get('tau_vs_flops'))} | "
+                     f"{fmt(t['ratio_to_ceiling'], '.0%')} | {added_cell(t.get('added'))} | "
+                     f"{fmt(t.get('tau_vs_flops'))} | "
                      f"{fmt(t.get('tau_vs_coverage'))} | {fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
     if rep.get("coverage_paths"):
         lines += ["", f"supernet-trained: how often the supernet's training updated a network's weights (the mean "
@@ -995,8 +1000,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "this run, scored beside its ground truth) has and this run lacks")
     p.add_argument("--platform", default=None)
     p.add_argument("--budget", default=None, help="latency budget, e.g. 20ms")
-    p.add_argument("--archs", type=int, default=None, help="stratified architectures (references are added); a run may grow them: the new ones are one more "
-                   "stratified draw")
+    p.add_argument("--archs", type=int, default=None, help="stratified architectures (references are added); a run may "
+                   "grow them: the new ones are one more stratified draw")
     p.add_argument("--arch-seed", type=int, default=None)
     p.add_argument("--lat-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                    help="latency range of the bins as fractions of the budget (default 0.6 1.0)")

@@ -105,7 +105,8 @@ def test_scores_made_in_a_reused_copy_are_taken_back(tmp_path):
     rf.save_state(copy, tmp_path / "copy")
     state["truth"]["a2/s0"] = {"test_accuracy": 0.81}  # trained meanwhile
     assert rf.take_scores(state, tmp_path / "copy") == 2
-    assert state["scores"] == {"supernet": {"a1": {"score": 0.6}, "a2": {"score": 0.7}}, "proxy": {"a1": {"score": 0.5}}}
+    assert state["scores"] == {"supernet": {"a1": {"score": 0.6}, "a2": {"score": 0.7}},
+                               "proxy": {"a1": {"score": 0.5}}}
     assert state["truth"]["a2/s0"] == {"test_accuracy": 0.81}
     copy["config"]["width_frac"] = 0.5
     copy["score_meta"]["supernet"]["supernet_sha256"] = "y"

@@ -49,7 +49,8 @@ _RECAL_STREAM = 3  # numpy stream [seed, 3] draws the BatchNorm images (the trai
 class SupernetConfig:
     """`supernet`: the file of `nas supernet train` (required); `sha256`: its content hash (filled in when the file is
     read; a given value must match); `bn_batches` x `bn_batch_size` training images re-estimate BatchNorm (batch size
-    default: the supernet's training batch size; 0 batches: the supernet's own running statistics are kept); `eval_batch_size` for validation; torch `threads`."""
+    default: the supernet's training batch size; 0 batches: the supernet's own running statistics are kept);
+    `eval_batch_size` for validation; torch `threads`."""
 
     supernet: str | None = None
     sha256: str | None = None

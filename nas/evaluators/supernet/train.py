@@ -342,4 +342,5 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
 
 
 __all__ = ["PathSampler", "SupernetError", "SupernetRun", "SupernetTrainError", "SupernetTrainResult", "check_out",
-           "default_space", "epoch_paths", "lr_at", "path_sampler", "prepare_data", "resume_state", "sampling_space", "train_supernet"]
+           "default_space", "epoch_paths", "lr_at", "path_sampler", "prepare_data", "resume_state", "sampling_space",
+           "train_supernet"]
