@@ -69,7 +69,7 @@ from nas.evaluators import SearchSettings, proxy_spec, search_evaluator
 from nas.evaluators.supernet import (PathSampler, SupernetEvaluator, SupernetRun, epoch_paths, file_sha256,
                                      prepare_data, read_supernet, resume_state, train_supernet)
 from nas.evaluators.supernet.evaluator import DEFAULT_BN_BATCHES
-from nas.evaluators.supernet.train import sampling_space
+from nas.evaluators.supernet.train import path_sampler, sampling_space
 from nas.evaluators.training import top1
 from nas.search.config import SearchConfig
 from nas.search.fidelity import rung
@@ -607,7 +607,7 @@ def training_coverage(ctx: Context) -> None:
         return
     sf = read_supernet(sn["file"])
     run = SupernetRun.from_dict(sf.run)
-    sampler = PathSampler(sf.space, ctx.profile if run.budget_ms else None, run.budget_ms, run.predictor)
+    sampler = path_sampler(run, sf.space)  # the training's own sampler: its platform's profile and budget
     per_epoch = sn["train_examples"] // run.batch_size
     paths = [p for e in range(sf.epochs_done) for p in itertools.islice(epoch_paths(run, sampler, e), per_epoch)]
     widths = np.array([[s.width for s in p.stages] for p in paths])
