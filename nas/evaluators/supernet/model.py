@@ -4,24 +4,28 @@ Layout, at the proxy task's input (the same stem / body / head as `build_proxy_m
 
 - the stem convolutions (fixed by the space) and, at large proxy inputs, its max-pool;
 - for every unit position of every stage (up to the stage's largest depth) one `UnitBlock` holding every choice of
-  that unit in shared weights: the main-branch layers of all variants and kernels by `slot` (a layer's kind and its
-  distance from the branch output: the last pointwise layer of v2, v2* and the Xception-like unit is one layer, the
-  depthwise layer before it another, ...), each at the widest shape (widest output, largest split ratio, widest
-  input from the previous stage) and the largest kernel (a smaller kernel is the centre of it, the super-kernel of
-  Single-Path NAS / Once-for-All), the side branch of a first unit, SE (used only by paths with SE on);
+  that unit in shared weights: the main-branch layers of all variants and kernels by `slot` (the layers reading the
+  unit's input, 'in-dw' / 'in-pw', shared by all variants; the others by their kind and distance from the branch
+  output: the last pointwise layer of v2, v2* and the Xception-like unit is one layer, the depthwise layer before it
+  another, ...), each at the widest shape and the largest kernel (a smaller kernel is the centre of it, the
+  super-kernel of Single-Path NAS / Once-for-All), the side branch of a first unit, SE (used only by paths with SE on);
 - the head 1x1 convolution at the largest head width and the classifier over it.
 
-A path (a member `ArchSpec` of the space) runs, per unit, the layers of its variant and kernel, on channel slices: a
-convolution of cin -> cout channels uses the first cout output / cin input channels of the widest weights, its
-BatchNorm the first cout entries (affine and running statistics); widths and split ratios are thus slices, depth
-skips the trailing unit positions of a stage. The route through the blocks is the project's own block plan
+A path (a member `ArchSpec` of the space) runs, per unit, the layers of its variant and kernel. A layer's output
+channels are slices: a convolution of cout outputs uses the first cout rows of the widest weights and the first cout
+entries of its BatchNorm (affine and running statistics); depth skips the trailing unit positions of a stage. A layer
+that reads a unit's input (and the head) takes the weight of each input channel by the channel's *id*, what made it
+(`Supernet.path_ids`), not by its position: the split, the channel mixing and the next split put a channel at a
+position that depends on every width and split ratio before it, so positional slices would hand one weight a
+different channel on every path. The route through the blocks is the project's own block plan
 (`search_space.plan.plan` of `proxy_spec(member, task)`), and the unit's split / channel mixing is the builder's
 (`search_space.modules.interleave`), so `extract(member)` -- a stand-alone network of `build_proxy_model` with the
-sliced weights copied in -- computes what the path computes (tested).
+path's weights copied in -- computes what the path computes (tested).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, replace
 from typing import Any, Iterator, Mapping
 
@@ -30,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from search_space.errors import UserError
-from search_space.blocks import Block, Classifier, ConvBlock, MaxPool, ShuffleUnit
+from search_space.blocks import Block, Classifier, ConvBlock, MaxPool, ShuffleUnit, mix_permutation
 from search_space.layers import Conv
 from search_space.modules import Network, interleave
 from search_space.plan import plan
@@ -80,32 +84,48 @@ class SlicedConvBN(nn.Module):
         self.bias = None if bn else nn.Parameter(torch.zeros(cout_max))
         nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
 
-    def sliced(self, conv: Conv) -> dict[str, torch.Tensor]:
-        """The stand-alone ConvBNAct state of `conv` (keys 'conv.weight', 'bn.*' or 'conv.bias'), as views."""
-        c = conv.cout
-        out = {"conv.weight": self.conv_weight(conv)}
+    def sliced(self, conv: Conv, index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The stand-alone ConvBNAct state of `conv` (keys 'conv.weight', 'bn.*' or 'conv.bias'); `index`: see
+        `conv_weight`."""
+        rows = self._rows(conv, index)
+        out = {"conv.weight": self.conv_weight(conv, index)}
         if self.bn is not None:
             bn = self.bn
-            out.update({"bn.weight": bn.weight[:c], "bn.bias": bn.bias[:c], "bn.running_mean": bn.running_mean[:c],
-                        "bn.running_var": bn.running_var[:c], "bn.num_batches_tracked": bn.num_batches_tracked})
+            out.update({"bn.weight": rows(bn.weight), "bn.bias": rows(bn.bias), "bn.running_mean": rows(bn.running_mean),
+                        "bn.running_var": rows(bn.running_var), "bn.num_batches_tracked": bn.num_batches_tracked})
         else:
-            out["conv.bias"] = self.bias[:c]  # type: ignore[index]
+            out["conv.bias"] = rows(self.bias)  # type: ignore[arg-type]
         return out
 
-    def conv_weight(self, conv: Conv) -> torch.Tensor:
-        """The weight of plan conv `conv`: its first output (and input) channels, and for a kernel smaller than the
-        layer's the centre of the widest kernel (a shared super-kernel: 3x3 is the middle of 5x5, of 7x7)."""
+    def _rows(self, conv: Conv, index: torch.Tensor | None):  # noqa: ANN202 - a slicing function
+        """The output channels of `conv` in a per-channel tensor: the first cout, or, for a depthwise layer reading
+        channels by `index`, those channels."""
+        if index is not None and self.depthwise:
+            return lambda t: t.index_select(0, index)
         c = conv.cout
-        w = self.weight[:c] if self.depthwise else self.weight[:c, :conv.cin]
+        return lambda t: t[:c]
+
+    def conv_weight(self, conv: Conv, index: torch.Tensor | None = None) -> torch.Tensor:
+        """The weight of plan conv `conv`: its first output (and input) channels, and for a kernel smaller than the
+        layer's the centre of the widest kernel (a shared super-kernel: 3x3 is the middle of 5x5, of 7x7).
+
+        `index` (a layer that reads a unit's input): the weight rows (depthwise) or columns (pointwise) of the
+        input's channels by their provenance id (see `Supernet.path_ids`) instead of the first ones."""
+        c = conv.cout
+        if index is None:
+            w = self.weight[:c] if self.depthwise else self.weight[:c, :conv.cin]
+        else:
+            w = self.weight.index_select(0, index) if self.depthwise else self.weight[:c].index_select(1, index)
         if conv.kernel != self.kernel:
             off = (self.kernel - conv.kernel) // 2
             w = w[:, :, off:off + conv.kernel, off:off + conv.kernel]
         return w
 
-    def forward(self, x: torch.Tensor, conv: Conv) -> torch.Tensor:  # type: ignore[override]
-        c = conv.cout
-        w = self.conv_weight(conv)
-        bias = None if self.bias is None else self.bias[:c]
+    def forward(self, x: torch.Tensor, conv: Conv, index: torch.Tensor | None = None  # type: ignore[override]
+                ) -> torch.Tensor:
+        rows = self._rows(conv, index)
+        w = self.conv_weight(conv, index)
+        bias = None if self.bias is None else rows(self.bias)
         y = F.conv2d(x, w, bias, conv.stride, conv.kernel // 2, 1, conv.groups)
         bn = self.bn
         if bn is not None:
@@ -114,9 +134,15 @@ class SlicedConvBN(nn.Module):
                 bn.num_batches_tracked.add_(1)
                 if bn.momentum is None:
                     momentum = 1.0 / float(bn.num_batches_tracked)
-            # running_mean[:c] / running_var[:c] are views: the training update lands in the widest buffers
-            y = F.batch_norm(y, bn.running_mean[:c], bn.running_var[:c], bn.weight[:c], bn.bias[:c], self.training,
-                             momentum, bn.eps)
+            gathered = index is not None and self.depthwise
+            # first channels: running_mean[:c] / running_var[:c] are views, the training update lands in the widest
+            # buffers; channels by index are gathered copies, written back after the update
+            mean, var = rows(bn.running_mean), rows(bn.running_var)
+            y = F.batch_norm(y, mean, var, rows(bn.weight), rows(bn.bias), self.training, momentum, bn.eps)
+            if gathered and self.training:
+                with torch.no_grad():
+                    bn.running_mean.index_copy_(0, index, mean)  # type: ignore[arg-type]
+                    bn.running_var.index_copy_(0, index, var)  # type: ignore[arg-type]
         return _ACT[conv.act](y)
 
     def extra_repr(self) -> str:
@@ -156,46 +182,106 @@ def _widest(convs: list[tuple[Conv, ...]]) -> list[SlicedConvBN]:
     return layers
 
 
-def slot(conv: Conv, j: int, n: int) -> str:
-    """Where a conv of a unit's main branch keeps its weights: by its kind and its distance from the branch's output
-    (conv j of n): 'pw0' is the last pointwise layer of every variant, 'dw1' the depthwise layer before it, etc."""
-    return f"{'dw' if conv.groups > 1 else 'pw'}{n - 1 - j}"
+def reads_input(convs: tuple[Conv, ...]) -> int:
+    """How many leading convs of a branch read the unit's input channels: up to and including the first pointwise
+    one (a depthwise layer before it keeps the input's channels)."""
+    return next(j for j, conv in enumerate(convs) if conv.groups == 1) + 1
+
+
+def slot(conv: Conv, j: int, n: int, n_in: int = 0) -> str:
+    """Where a conv of a unit's main branch keeps its weights. The layers that read the unit's input (the first
+    `n_in`) are 'in-dw' / 'in-pw', shared by every variant; the others by their kind and their distance from the
+    branch's output (conv j of n): 'pw0' is the last pointwise layer of every variant, 'dw1' the depthwise layer
+    before it, etc."""
+    kind = "dw" if conv.groups > 1 else "pw"
+    return f"in-{kind}" if j < n_in else f"{kind}{n - 1 - j}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _mix_index(n_a: int, n_b: int) -> torch.Tensor:
+    return torch.tensor(mix_permutation(n_a, n_b), dtype=torch.long)
 
 
 class UnitBlock(nn.Module):
     """Every choice of one unit position in shared weights: main-branch layers by `slot` (all variants and kernels),
-    the side branch (first unit), SE, each at its widest shape and largest kernel."""
+    the side branch (first unit), SE, each at its widest shape and largest kernel.
 
-    def __init__(self, widest: list[ShuffleUnit], se: bool = True):
+    The layers that read the unit's input (the side branch, and the main branch up to its first pointwise layer)
+    hold one weight row / column per channel id that can reach the unit (`in_ids` of them, see
+    `Supernet.path_ids`); the unit's own outputs get the ids `out_base + k` (a first unit's side branch `k`, its
+    main branch `width + k`).
+    """
+
+    def __init__(self, widest: list[ShuffleUnit], in_ids: int, out_base: int, se: bool = True):
         super().__init__()
         first = widest[0].first
+        self.in_ids, self.out_base, self.width = in_ids, out_base, widest[0].cout_
         by_slot: dict[str, list[Conv]] = {}
         for b in widest:
             convs = b.main_branch()
+            n_in = reads_input(convs)
             for j, conv in enumerate(convs):
-                by_slot.setdefault(slot(conv, j, len(convs)), []).append(conv)
+                if j < n_in:  # reads the input: one row (depthwise) / column (pointwise) per input id
+                    conv = replace(conv, cin=in_ids, cout=in_ids, groups=in_ids) if conv.groups > 1 else \
+                        replace(conv, cin=in_ids)
+                by_slot.setdefault(slot(conv, j, len(convs), n_in), []).append(conv)
         self.main = nn.ModuleDict({k: _widest([(c,) for c in v])[0] for k, v in sorted(by_slot.items())})
-        self.side = nn.ModuleList(_widest([b.side_branch() for b in widest])) if first else None
+        if first:
+            side = [(replace(dw, cin=in_ids, cout=in_ids, groups=in_ids), replace(pw, cin=in_ids))
+                    for dw, pw in (b.side_branch() for b in widest)]
+            self.side = nn.ModuleList(_widest(side))
+        else:
+            self.side = None
         self.se = SlicedSE(max(b.branch_channels for b in widest), max(b.se_channels for b in widest)) if se else None
 
     def main_layers(self, block: ShuffleUnit) -> list[tuple[SlicedConvBN, Conv]]:
         """(shared layer, plan conv) for each conv of the main branch of `block`, in order."""
         convs = block.main_branch()
-        return [(self.main[slot(conv, j, len(convs))], conv) for j, conv in enumerate(convs)]  # type: ignore[misc]
+        n_in = reads_input(convs)
+        return [(self.main[slot(conv, j, len(convs), n_in)], conv)  # type: ignore[misc]
+                for j, conv in enumerate(convs)]
 
-    def forward(self, x: torch.Tensor, block: ShuffleUnit) -> torch.Tensor:  # type: ignore[override]
-        """The unit `block` (a plan block of this position) on x; mirrors ShuffleUnitModule.forward."""
+    def layer_indexes(self, block: ShuffleUnit, ids: torch.Tensor | None
+                      ) -> tuple[list[torch.Tensor | None], list[torch.Tensor | None]]:
+        """The `index` of each main-branch and side-branch layer of `block` for input channel ids `ids` (None: the
+        input's channels are the first ids, a stage's stem)."""
+        convs = block.main_branch()
+        n_in = reads_input(convs)
+        if block.first:
+            read = ids
+        else:
+            n_id = block.identity_channels
+            read = (ids if ids is not None else torch.arange(block.cin))[n_id:]
+        main = [read if j < n_in else None for j in range(len(convs))]
+        return main, [ids] * len(block.side_branch())
+
+    def out_ids(self, block: ShuffleUnit, ids: torch.Tensor | None) -> torch.Tensor:
+        """The ids of the unit's output channels, in the order of its output (the mixing of `block.mix()`)."""
+        n_a, n_b = block.mix()
+        if block.first:
+            a = torch.arange(self.out_base, self.out_base + n_a)
+            b = torch.arange(self.out_base + self.width, self.out_base + self.width + n_b)
+        else:
+            a = (ids if ids is not None else torch.arange(block.cin))[:n_a]
+            b = torch.arange(self.out_base, self.out_base + n_b)
+        return torch.cat((a, b)).index_select(0, _mix_index(n_a, n_b))
+
+    def forward(self, x: torch.Tensor, block: ShuffleUnit, ids: torch.Tensor | None = None  # type: ignore[override]
+                ) -> torch.Tensor:
+        """The unit `block` (a plan block of this position) on x whose channels have ids `ids`; mirrors
+        ShuffleUnitModule.forward."""
+        main_index, side_index = self.layer_indexes(block, ids)
         if self.side is not None:
             a = x
-            for layer, conv in zip(self.side, block.side_branch()):
-                a = layer(a, conv)
+            for layer, conv, index in zip(self.side, block.side_branch(), side_index):
+                a = layer(a, conv, index)
             b_in = x
         else:
             n_id = block.identity_channels
             a, b_in = x[:, :n_id], x[:, n_id:]
         b = b_in
-        for layer, conv in self.main_layers(block):
-            b = layer(b, conv)
+        for (layer, conv), index in zip(self.main_layers(block), main_index):
+            b = layer(b, conv, index)
         if block.unit.se:
             b = self.se(b, block.branch_channels, block.se_channels)  # type: ignore[misc]
         if block.residual:
@@ -204,7 +290,7 @@ class UnitBlock(nn.Module):
 
 
 class SlicedLinear(nn.Module):
-    """The classifier at its widest input; `forward(x, cin)` uses the first cin inputs."""
+    """The classifier at its widest input; `forward(x, cin, index)` uses the first cin inputs, or those of `index`."""
 
     def __init__(self, cin_max: int, num_classes: int):
         super().__init__()
@@ -212,8 +298,12 @@ class SlicedLinear(nn.Module):
         nn.init.normal_(self.fc.weight, 0, 0.01)
         nn.init.zeros_(self.fc.bias)
 
-    def forward(self, x: torch.Tensor, cin: int) -> torch.Tensor:  # type: ignore[override]
-        return F.linear(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), self.fc.weight[:, :cin], self.fc.bias)
+    def weight(self, cin: int, index: torch.Tensor | None = None) -> torch.Tensor:
+        return self.fc.weight[:, :cin] if index is None else self.fc.weight.index_select(1, index)
+
+    def forward(self, x: torch.Tensor, cin: int, index: torch.Tensor | None = None  # type: ignore[override]
+                ) -> torch.Tensor:
+        return F.linear(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), self.weight(cin, index), self.fc.bias)
 
 
 # ------------------------------------------------------------------------------------------------ the supernet
@@ -239,21 +329,24 @@ class Supernet(nn.Module):
         stem = [b.conv for b in blocks if isinstance(b, ConvBlock) and b.name.startswith("stem.")]
         self.stem = nn.ModuleList(_widest([tuple(stem)]))
         cin = space.stem[-1]
+        ids = cin  # ids that can reach the next unit: the stem's channels, then each stage's (see path_ids)
         stages = nn.ModuleList()
         for s, rng_s in enumerate(space.stages):
             positions = nn.ModuleList()
+            w = rng_s.width_high
             for u in range(rng_s.depth_high):
-                units = [ShuffleUnit(f"stage{s + 2}.unit{u}", cin if u == 0 else rng_s.width_high,
-                                     rng_s.width_high, rng_s.stride if u == 0 else 1,
+                units = [ShuffleUnit(f"stage{s + 2}.unit{u}", cin if u == 0 else w, w, rng_s.stride if u == 0 else 1,
                                      UnitSpec(kernel, variant, ratio, se=True), u == 0)
                          for variant in space.variants for kernel in space.kernels for ratio in space.split_ratios]
-                positions.append(UnitBlock(units, se=True in space.se))
+                # unit 0 makes ids [0, 2w) (side, main), unit u > 0 [(u + 1) w, (u + 2) w)
+                positions.append(UnitBlock(units, ids if u == 0 else (u + 1) * w, 0 if u == 0 else (u + 1) * w,
+                                           se=True in space.se))
             stages.append(positions)
-            cin = rng_s.width_high
+            cin, ids = w, (rng_s.depth_high + 1) * w
         self.stages = stages
         head = max(space.head_widths)
-        self.head = SlicedConvBN(cin, head, 1, False) if head else None
-        self.classifier = SlicedLinear(max([cin] + [h for h in space.head_widths if h]), task.num_classes)
+        self.head = SlicedConvBN(ids, head, 1, False) if head else None
+        self.classifier = SlicedLinear(max([ids] + [h for h in space.head_widths if h]), task.num_classes)
 
     # ------------------------------------------------------------------------------------------- paths
     def member(self, spec: ArchSpec) -> ArchSpec:
@@ -293,17 +386,37 @@ class Supernet(nn.Module):
     def forward(self, x: torch.Tensor, member: ArchSpec) -> torch.Tensor:  # type: ignore[override]
         return self.run(x, self.member(member))
 
+    def path_ids(self, proxy: ArchSpec) -> list[torch.Tensor | None]:
+        """The ids of the input channels of each module of the path (`route` order; None: the first channels).
+
+        Why ids: a unit's split, its channel mixing and the next unit's split move a channel to a position that
+        depends on the widths and split ratios of the path, so slicing the first input channels would give one
+        weight a different input channel on every path. Each channel gets the id of what made it instead (the stem's
+        k-th channel: k; in a stage of widest width w, the side branch of unit 0: k, its main branch: w + k, the main
+        branch of unit u > 0: (u + 1) w + k; an identity channel keeps its id), and the layers that read a unit's
+        input, the head and (without a head) the classifier take the weight row / column of each channel's id. A
+        layer's own output channels stay the first rows of its weights (the slices of the widest weights)."""
+        out: list[torch.Tensor | None] = []
+        ids: torch.Tensor | None = None
+        for module, block in self.route(proxy):
+            out.append(ids)
+            if isinstance(block, ShuffleUnit):
+                ids = module.out_ids(block, ids)  # type: ignore[operator]
+            elif isinstance(block, ConvBlock):
+                ids = None
+        return out
+
     def run(self, x: torch.Tensor, proxy: ArchSpec) -> torch.Tensor:
         """The path of a proxy spec already checked by `member` on x."""
-        for module, block in self.route(proxy):
+        for (module, block), ids in zip(self.route(proxy), self.path_ids(proxy)):
             if isinstance(block, ShuffleUnit):
-                x = module(x, block)
+                x = module(x, block, ids)
             elif isinstance(block, ConvBlock):
-                x = module(x, block.conv)
+                x = module(x, block.conv, ids)
             elif isinstance(block, MaxPool):
                 x = F.max_pool2d(x, block.kernel, block.stride, block.kernel // 2)
             elif isinstance(block, Classifier):
-                x = module(x, block.cin)
+                x = module(x, block.cin, ids)
             else:  # pragma: no cover - the ShuffleNet plan has no other block types
                 raise SupernetError(f"no supernet layer for block {block.name}")
         return x
@@ -313,20 +426,23 @@ class Supernet(nn.Module):
         """The state dict of the stand-alone proxy network of `member` (build_proxy_model's keys), as copies of the
         supernet slices."""
         out: dict[str, torch.Tensor] = {}
-        for i, (module, block) in enumerate(self.route(self.member(member))):
+        proxy = self.member(member)
+        for i, ((module, block), ids) in enumerate(zip(self.route(proxy), self.path_ids(proxy))):
             if isinstance(block, ConvBlock):
-                part = {f"{i}.{k}": v for k, v in module.sliced(block.conv).items()}
+                part = {f"{i}.{k}": v for k, v in module.sliced(block.conv, ids).items()}
             elif isinstance(block, ShuffleUnit):
                 part = {}
+                main_index, side_index = module.layer_indexes(block, ids)
                 side = list(zip(module.side or (), block.side_branch()))
-                for branch, pairs in (("main", module.main_layers(block)), ("side", side)):
-                    for j, (layer, conv) in enumerate(pairs):
-                        part.update({f"{i}.{branch}.{j}.{k}": v for k, v in layer.sliced(conv).items()})
+                for branch, pairs, indexes in (("main", module.main_layers(block), main_index),
+                                               ("side", side, side_index)):
+                    for j, ((layer, conv), index) in enumerate(zip(pairs, indexes)):
+                        part.update({f"{i}.{branch}.{j}.{k}": v for k, v in layer.sliced(conv, index).items()})
                 if block.unit.se:
                     se = module.se.sliced(block.branch_channels, block.se_channels)
                     part.update({f"{i}.se.{k}": v for k, v in se.items()})
             elif isinstance(block, Classifier):
-                part = {f"{i}.fc.weight": module.fc.weight[:, :block.cin], f"{i}.fc.bias": module.fc.bias}
+                part = {f"{i}.fc.weight": module.weight(block.cin, ids), f"{i}.fc.bias": module.fc.bias}
             else:
                 part = {}
             out.update({k: v.detach().clone() for k, v in part.items()})

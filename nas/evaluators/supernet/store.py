@@ -26,7 +26,7 @@ from nas.data.proxy import ProxyTask
 from nas.evaluators.supernet.model import Supernet, space_from_dict, space_to_dict
 
 FORMAT = "shufflenas-supernet"
-VERSION = 2  # 2: one UnitBlock per unit position (variants and kernels in shared weights)
+VERSION = 3  # 2: one UnitBlock per unit position (variants and kernels in shared weights); 3: input channels by id
 _CHUNK = 1 << 22
 
 
@@ -118,7 +118,8 @@ def read(path: str | Path, mmap: bool = True) -> SupernetFile:
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise SupernetFileError(f"{p} is not a supernet file of `nas supernet train`")
     if obj.get("version") != VERSION:
-        raise SupernetFileError(f"{p} has supernet format version {obj.get('version')!r}; this version reads {VERSION}")
+        raise SupernetFileError(f"{p} has supernet format version {obj.get('version')!r}; this version reads {VERSION} "
+                                f"(its weights have another layout: train it again with `nas supernet train`)")
     try:
         return SupernetFile(path=p, space=space_from_dict(json.loads(obj["space"])),
                             task=ProxyTask.from_dict(json.loads(obj["task"])), run=json.loads(obj["run"]),

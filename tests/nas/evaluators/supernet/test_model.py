@@ -164,3 +164,48 @@ def test_variants_share_the_layers_next_to_the_branch_output(tiny_data):
     assert len(layers) == 3
     assert len({ids[-1] for ids in layers.values()}) == 1 and len({ids[-2] for ids in layers.values()}) == 1
     assert len({len(ids) for ids in layers.values()}) == 3  # the variants still differ in their layers
+
+
+def test_every_channel_has_one_id_within_the_weights_of_the_layers_that_read_it(tiny_data):
+    net = Supernet(TINY_SPACE, tiny_data.task, seed=0)
+    for spec in members(20, seed=2):
+        proxy = net.member(spec)
+        for (module, block), ids in zip(net.route(proxy), net.path_ids(proxy)):
+            if not isinstance(block, ShuffleUnit):
+                continue
+            ids = torch.arange(block.cin) if ids is None else ids
+            assert len(ids) == block.cin and len(set(ids.tolist())) == block.cin
+            assert int(ids.max()) < module.in_ids
+            out = module.out_ids(block, ids)
+            assert len(set(out.tolist())) == block.cout_
+            n_a, n_b = block.mix()
+            if block.first:  # a first unit names its side branch 0.., its main branch width..
+                assert set(out.tolist()) == set(range(n_a)) | set(range(module.width, module.width + n_b))
+            else:  # the identity part keeps its ids, the branch's are new
+                assert set(out.tolist()) == set(ids[:n_a].tolist()) | set(range(module.out_base,
+                                                                                 module.out_base + n_b))
+
+
+def test_a_channel_meets_the_same_weight_whatever_the_width_before_it(tiny_data):
+    """The weight column an input channel of unit 1 meets is chosen by what made the channel: two paths that differ
+    only in the stage's width (so a channel of unit 0 sits elsewhere in unit 1's branch input) use the same column
+    for it, and the step trains only the columns of the channels the path had."""
+    net = Supernet(TINY_SPACE, tiny_data.task, seed=0)
+    base = widest_member(TINY_SPACE)
+    st = base.stages[0]
+    cols = []
+    for width in (12, 16):
+        units = tuple(replace(u, variant="v2", split_ratio=0.5) for u in st.units)
+        spec = replace(base, stages=(replace(st, width=width, units=units),) + base.stages[1:])
+        proxy = net.member(spec)
+        route = list(zip(net.route(proxy), net.path_ids(proxy)))
+        (module, block), ids = next(r for r in route if isinstance(r[0][1], ShuffleUnit) and not r[0][1].first)
+        index = module.layer_indexes(block, ids)[0][0]  # the columns of the branch's first pointwise layer
+        net.zero_grad(set_to_none=True)
+        net.train()(torch.randn(2, 3, 16, 16), spec).sum().backward()
+        layer, _ = module.main_layers(block)[0]
+        touched = torch.nonzero(layer.weight.grad.abs().sum((0, 2, 3))).flatten()
+        assert set(touched.tolist()) == set(index.tolist())
+        cols.append({i: p for p, i in enumerate(index.tolist())})  # id -> position in the branch input
+    shared = set(cols[0]) & set(cols[1])
+    assert shared and all(cols[0][i] != cols[1][i] for i in shared)  # same channels, other positions, same columns
