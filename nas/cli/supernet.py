@@ -41,7 +41,7 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of weights, split, batch order and paths "
                                        "(default 0; the search's --seed must match: same validation split)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size (default 64)."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 0.1)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 0.05)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (default: torch's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the supernet in --out exactly (to --epochs)."),
     json_out: bool = typer.Option(False, "--json", help="Print the file's summary as one JSON object."),

@@ -10,8 +10,8 @@ channels-last (measured on one core over 6 candidates, the same accuracies: BN r
 1.07 s, validation 0.87 s instead of 0.99 s). The stem (the blocks before the first unit) is the same for every
 path that has it, and so are its inputs: what it hands on (its BatchNorm re-estimated on the same images) is computed
 once per stem and inputs, and each candidate is run from there (`scored`: the network `subnet` gives, from its
-stem's output). Nothing is trained: the score is an estimate of the candidate's rank (Guo et al. 2019), and `EvalResult.epochs` / `train_examples` give the
-supernet's own training (its fidelity).
+stem's output). Nothing is trained: the score is an estimate of the candidate's rank (Guo et al. 2019), and
+`EvalResult.epochs` / `train_examples` give the supernet's own training (its fidelity).
 
 The supernet file is read once per process (memory-mapped, cached by path and content hash); `describe()` records the
 file's path and sha256, `bn_batches` and `bn_batch_size`, and what the supernet was trained on. The search's data must

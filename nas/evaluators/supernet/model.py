@@ -91,8 +91,9 @@ class SlicedConvBN(nn.Module):
         out = {"conv.weight": self.conv_weight(conv, index)}
         if self.bn is not None:
             bn = self.bn
-            out.update({"bn.weight": rows(bn.weight), "bn.bias": rows(bn.bias), "bn.running_mean": rows(bn.running_mean),
-                        "bn.running_var": rows(bn.running_var), "bn.num_batches_tracked": bn.num_batches_tracked})
+            out.update({"bn.weight": rows(bn.weight), "bn.bias": rows(bn.bias),
+                        "bn.running_mean": rows(bn.running_mean), "bn.running_var": rows(bn.running_var),
+                        "bn.num_batches_tracked": bn.num_batches_tracked})
         else:
             out["conv.bias"] = rows(self.bias)  # type: ignore[arg-type]
         return out

@@ -72,7 +72,7 @@ class SupernetRun:
     budget_ms: float | None = None
     predictor: str | None = None
     batch_size: int = 64
-    lr: float = 0.1
+    lr: float = 0.05  # 600 steps on the benchmark space: training accuracy 0.385 at 0.02, 0.53 at 0.05, 0.425 at 0.1
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 4e-5
