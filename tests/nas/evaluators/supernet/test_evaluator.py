@@ -116,6 +116,11 @@ def test_refusals_are_one_line(supernet_file, tiny_data, tmp_path):
     torch.save({"format": "something-else"}, junk)
     with pytest.raises(ConfigError, match="not a supernet file"):
         make_evaluator("supernet", supernet=str(junk))
+    older = tmp_path / "older.pt"  # a file of the positional layout (version 2): its weights do not fit
+    torch.save({**torch.load(supernet_file, weights_only=True), "version": 2}, older)
+    with pytest.raises(ConfigError, match="version 2; this version reads 3.*train it again") as info:
+        make_evaluator("supernet", supernet=str(older))
+    assert len(str(info.value).splitlines()) == 1
     ev = make_evaluator("supernet", supernet=str(supernet_file))
     other = ProxyData(task=replace(tiny_data.task, resolution=24), train=tiny_data.train, val=tiny_data.val,
                       test=None, class_names=tiny_data.class_names)
