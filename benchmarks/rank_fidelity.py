@@ -33,8 +33,9 @@ processes must not write one state). Two processes started in separate sessions 
             uniform within the budget on the platform (PathSampler over that space, rejection by the profile).
             Remove DIR/supernet.pt to train it again (its scores and the throughput are then redone).
   score     every architecture scored on the search's validation split by: synflow, naswot, supernet (BN
-            recalibrated, the evaluator's default bn_batches), supernet-bn2 / -bn4 (2 / 4 batches: the
-            throughput lever), supernet-bn32 (32 batches: whether the recalibration's sample limits the ranking),
+            as `nas search` runs it: the evaluator's default bn_batches), supernet-bn2 / -bn4 / -bn8 (BN
+            re-estimated on 2 / 4 / 8 batches; 8 was the default until the supernet's own statistics ranked
+            better), supernet-bn32 (32 batches: whether the recalibration's sample limits the ranking),
             supernet-nobn (the extracted network with the supernet's own running statistics), proxy (the `train`
             evaluator as a search runs it: 1 epoch of 4000 images), mf-rK (the `train` evaluator at rung K of
             `--rungs 3 --eta 3`: nas.search.fidelity.rung gives epochs and images, the search's data_at rule the
@@ -88,7 +89,8 @@ from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
 
 STATE_VERSION = 1
-CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "supernet-bn32", "proxy")
+CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "supernet-bn8", "supernet-bn32",
+         "proxy")
 PROPOSAL_STEPS = 7  # width caps 0, t/6, ..., t of the proposal's nested sub-spaces
 MAX_DRAWS = 200_000
 
@@ -677,6 +679,10 @@ def score_stage(ctx: Context, names: list[str]) -> None:
         if name.startswith("supernet") and meta.get(name, {}).get("supernet_sha256") not in (None, sha):
             print(f"score {name}: the supernet changed; scoring again", flush=True)
             scores.pop(name, None)
+        elif name.startswith("supernet") and name in meta and \
+                meta[name]["evaluator"]["config"].get("bn_batches") != bn_batches_of(name):
+            print(f"score {name}: the evaluator's BN batches changed; scoring again", flush=True)
+            scores.pop(name, None)
         todo = [(a, s) for a, s in ctx.specs() if a["arch_id"] not in scores.get(name, {})]
         if todo:
             made = scorer(ctx, name)
@@ -866,10 +872,11 @@ def fidelity_note(ctx: Context, name: str, meta: dict[str, Any]) -> str:
     if name == "proxy" or name.startswith("mf-r"):
         r = rung(ctx.search_config(), 0 if name == "proxy" else int(name.removeprefix("mf-r")))
         return f"rung {r.index}: {r.epochs} epoch(s) x {meta.get('train_examples', r.train_examples)} images"
-    return {"synflow": "no training", "naswot": "no training",
-            "supernet-nobn": "inherited weights, supernet's BN statistics"}.get(
-        name, f"inherited weights, BN re-estimated on {bn_batches_of(name)} batches" if name.startswith("supernet")
-        else "")
+    if name.startswith("supernet"):
+        n = bn_batches_of(name)
+        return f"inherited weights, BN re-estimated on {n} batches" if n else \
+            "inherited weights, supernet's BN statistics"
+    return {"synflow": "no training", "naswot": "no training"}.get(name, "")
 
 
 def added_cell(added: dict[str, Any] | None) -> str:

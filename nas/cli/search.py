@@ -198,8 +198,8 @@ def search(
     supernet: Optional[str] = typer.Option(None, "--supernet", help="The file of `nas supernet train` (evaluator "
                                            "supernet); its sha256 is stored with the study."),
     bn_batches: Optional[int] = typer.Option(None, "--bn-batches", help="Evaluator supernet: training batches that "
-                                             "re-estimate BatchNorm before each candidate is scored (default 8; 0 "
-                                             "keeps the supernet's own statistics)."),
+                                             "re-estimate BatchNorm before each candidate is scored (default 0: "
+                                             "the supernet's own statistics, which ranked better)."),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="fashion-mnist[:DIR], folder:DIR, cifar10:DIR, "
                                 "cifar100:DIR."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="tpe (default), nsga2 (default for pareto), "

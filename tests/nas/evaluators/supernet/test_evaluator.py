@@ -43,7 +43,7 @@ def test_for_search_takes_the_file_and_n_from_the_search_options(supernet_file):
     ev = search_evaluator("supernet", settings)
     assert isinstance(ev, SupernetEvaluator) and ev.config.bn_batches == 3
     assert search_evaluator("supernet", SearchSettings(options=(("supernet", str(supernet_file)),))
-                            ).config.bn_batches == 8
+                            ).config.bn_batches == 0  # the default: the supernet's own statistics
     assert ev.supernet is search_evaluator("supernet", settings).supernet  # read once per process
 
 
