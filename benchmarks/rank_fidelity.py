@@ -89,8 +89,8 @@ from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
 
 STATE_VERSION = 1
-CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "supernet-bn8", "supernet-bn32",
-         "proxy")
+CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "supernet-bn8",
+         "supernet-bn32", "proxy")
 PROPOSAL_STEPS = 7  # width caps 0, t/6, ..., t of the proposal's nested sub-spaces
 MAX_DRAWS = 200_000
 
