@@ -198,6 +198,11 @@ def slot(conv: Conv, j: int, n: int, n_in: int = 0) -> str:
     return f"in-{kind}" if j < n_in else f"{kind}{n - 1 - j}"
 
 
+def _named(ids: torch.Tensor | None, channels: int) -> torch.Tensor:
+    """The ids of a unit's `channels` input channels (None: the first ones)."""
+    return torch.arange(channels) if ids is None else ids
+
+
 @functools.lru_cache(maxsize=4096)
 def _mix_index(n_a: int, n_b: int) -> torch.Tensor:
     return torch.tensor(mix_permutation(n_a, n_b), dtype=torch.long)
@@ -248,11 +253,7 @@ class UnitBlock(nn.Module):
         input's channels are the first ids, a stage's stem)."""
         convs = block.main_branch()
         n_in = reads_input(convs)
-        if block.first:
-            read = ids
-        else:
-            n_id = block.identity_channels
-            read = (ids if ids is not None else torch.arange(block.cin))[n_id:]
+        read = ids if block.first else _named(ids, block.cin)[block.identity_channels:]
         main = [read if j < n_in else None for j in range(len(convs))]
         return main, [ids] * len(block.side_branch())
 
@@ -263,7 +264,7 @@ class UnitBlock(nn.Module):
             a = torch.arange(self.out_base, self.out_base + n_a)
             b = torch.arange(self.out_base + self.width, self.out_base + self.width + n_b)
         else:
-            a = (ids if ids is not None else torch.arange(block.cin))[:n_a]
+            a = _named(ids, block.cin)[:n_a]
             b = torch.arange(self.out_base, self.out_base + n_b)
         return torch.cat((a, b)).index_select(0, _mix_index(n_a, n_b))
 
