@@ -35,8 +35,8 @@ processes must not write one state). Two processes started in separate sessions 
   score     every architecture scored on the search's validation split by: synflow, naswot, supernet (BN
             as `nas search` runs it: the evaluator's default bn_batches), supernet-bn2 / -bn4 / -bn8 (BN
             re-estimated on 2 / 4 / 8 batches; 8 was the default until the supernet's own statistics ranked
-            better), supernet-bn32 (32 batches: whether the recalibration's sample limits the ranking),
-            supernet-nobn (the extracted network with the supernet's own running statistics), proxy (the `train`
+            better), supernet-bn32 (32 batches: whether the recalibration's sample limits the ranking; earlier
+            states also hold supernet-nobn, the own statistics while they were not the default), proxy (the `train`
             evaluator as a search runs it: 1 epoch of 4000 images), mf-rK (the `train` evaluator at rung K of
             `--rungs 3 --eta 3`: nas.search.fidelity.rung gives epochs and images, the search's data_at rule the
             data); then the supernet's throughput, and how often its training updated each network
@@ -89,8 +89,7 @@ from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
 
 STATE_VERSION = 1
-CHEAP = ("synflow", "naswot", "supernet", "supernet-nobn", "supernet-bn2", "supernet-bn4", "supernet-bn8",
-         "supernet-bn32", "proxy")
+CHEAP = ("synflow", "naswot", "supernet", "supernet-bn2", "supernet-bn4", "supernet-bn8", "supernet-bn32", "proxy")
 PROPOSAL_STEPS = 7  # width caps 0, t/6, ..., t of the proposal's nested sub-spaces
 MAX_DRAWS = 200_000
 
@@ -671,17 +670,26 @@ def result_of(r: Any) -> dict[str, Any]:
     return {"score": r.score, "epochs": r.epochs, "train_examples": r.train_examples}
 
 
+def stale_scores(meta: dict[str, Any] | None, name: str, sha: str | None) -> str | None:
+    """Why a stored supernet column no longer holds what `name` means (another supernet file, other BN batches);
+    None when it still does or is not a supernet column."""
+    if not name.startswith("supernet") or not meta:
+        return None
+    if meta.get("supernet_sha256") not in (None, sha):
+        return "the supernet changed"
+    if meta["evaluator"]["config"].get("bn_batches") != bn_batches_of(name):
+        return "the evaluator's BN batches changed"
+    return None
+
+
 def score_stage(ctx: Context, names: list[str]) -> None:
     training_coverage(ctx)  # first: minutes (~100k latency estimates redraw 8000 paths); the columns take hours
     scores, meta = ctx.state["scores"], ctx.state["score_meta"]
     sha = (ctx.state["supernet"] or {}).get("sha256")
     for name in names:
-        if name.startswith("supernet") and meta.get(name, {}).get("supernet_sha256") not in (None, sha):
-            print(f"score {name}: the supernet changed; scoring again", flush=True)
-            scores.pop(name, None)
-        elif name.startswith("supernet") and name in meta and \
-                meta[name]["evaluator"]["config"].get("bn_batches") != bn_batches_of(name):
-            print(f"score {name}: the evaluator's BN batches changed; scoring again", flush=True)
+        stale = stale_scores(meta.get(name), name, sha)
+        if stale:
+            print(f"score {name}: {stale}; scoring again", flush=True)
             scores.pop(name, None)
         todo = [(a, s) for a, s in ctx.specs() if a["arch_id"] not in scores.get(name, {})]
         if todo:
@@ -697,7 +705,7 @@ def score_stage(ctx: Context, names: list[str]) -> None:
                 ctx.save()
                 print(f"score {name:13s} {arch['name']:20s} {out['score']:.4g} ({out['seconds']:.1f} s)", flush=True)
         sn = ctx.state["supernet"]
-        if name == "supernet-nobn" and sn and sn["epochs_done"] >= ctx.cfg["sn_epochs"]:
+        if name == "supernet" and sn and sn["epochs_done"] >= ctx.cfg["sn_epochs"]:
             throughput(ctx)
 
 
