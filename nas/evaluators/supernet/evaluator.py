@@ -40,7 +40,7 @@ from nas.evaluators.base import (ConfigError, EvalResult, Evaluator, Report, Sea
                                  params_m, torch_threads)
 from nas.evaluators.supernet import store
 from nas.evaluators.supernet.model import Supernet
-from nas.evaluators.training import proxy_inputs, recalibrate_bn, top1
+from nas.evaluators.training import proxy_inputs, recalibrate_bn
 
 #: The supernet's own running statistics by default (0 batches). Decided by a rule fixed before the figures were
 #: seen (commit 0519dfe): switch from 8 only if, over the 13 networks the rank-fidelity benchmark added later, the
@@ -228,7 +228,7 @@ class SupernetEvaluator(Evaluator):
     def _stem_outputs(self, net: Network, k: int, data: ProxyData, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """What the path's first `k` blocks (its stem, the same for every path that has these stem blocks) hand on:
         (the BatchNorm images through the stem in training mode, batch by batch as `recalibrate_bn` runs them,
-        the validation images through the stem re-estimated on them and folded, batch by batch as `top1` runs
+        the validation images through the stem re-estimated on them and folded, batch by batch as `predictions` runs
         them); computed once per stem and inputs."""
         x_bn, x_val, _ = self._inputs(data, seed)
         key = net.blocks[:k]
@@ -270,13 +270,21 @@ class SupernetEvaluator(Evaluator):
         """Only ShuffleNet-V2-style networks have paths in the supernet (members are checked when evaluated)."""
         return isinstance(spec, ArchSpec)
 
-    def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
-        """Score `spec` by its inherited weights; `report` is not called (nothing is trained, nothing to prune)."""
-        start = time.perf_counter()
+    def predictions(self, spec: ArchSpec, data: ProxyData, seed: int) -> tuple[Network, torch.Tensor, torch.Tensor]:
+        """(the candidate's inherited network, its logits on every validation image, the labels): what `evaluate`
+        scores, image by image (the rank-fidelity benchmark's score-noise study splits them into blocks)."""
         cfg = self.config
         with torch_threads(cfg.threads), torch.inference_mode():  # nothing of it is ever trained
             net, body, stem_val = self.scored(spec, data, seed)
-            acc = top1(body, stem_val, self._inputs(data, seed)[2], cfg.eval_batch_size)
+            logits = torch.cat([body(stem_val[i:i + cfg.eval_batch_size])
+                                for i in range(0, len(stem_val), cfg.eval_batch_size)])
+        return net, logits, self._inputs(data, seed)[2]
+
+    def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
+        """Score `spec` by its inherited weights; `report` is not called (nothing is trained, nothing to prune)."""
+        start = time.perf_counter()
+        net, logits, labels = self.predictions(spec, data, seed)
+        acc = int((logits.argmax(1) == labels).sum()) / max(1, len(labels))
         sf = self.loaded.file
         return EvalResult(evaluator=self.name, kind=self.kind, metric=self.metric, accuracy=acc, score=acc, seed=seed,
                           steps=0, epochs=float(sf.epochs_done), train_seconds=time.perf_counter() - start,
