@@ -32,7 +32,6 @@ import numpy as np
 import torch
 
 from nas.data import prepare_proxy
-from search_space.spec import spec_from_dict
 
 # this script's folder is on sys.path
 from rank_fidelity import Context, build_report, fmt, load_state, span, supernet_evaluator, write_json
@@ -65,24 +64,17 @@ def noise_summary(correct: np.ndarray, loss: np.ndarray, truth: Sequence[float],
             "top1_range": [float(top1_all.min()), float(top1_all.max())]}
 
 
-def score_images(ctx: Context, bn_batches: int, threads: int) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(arch ids, top-1 hits, cross-entropy) of every network with a complete ground truth, on every validation
-    image of the search's split, with the run's supernet at `bn_batches`."""
-    c = ctx.cfg
-    data = prepare_proxy(ctx.ds, resolution=c["proxy_resolution"], channels=3, max_train=c["search_train"],
-                         max_val=None, seed=c["search_seed"])
+def score_images(ctx: Context, data: Any, ids: Sequence[str], bn_batches: int) -> tuple[np.ndarray, np.ndarray]:
+    """(top-1 hits, cross-entropy), (networks, images), of the networks `ids` on every image of `data`'s validation
+    split, with the run's supernet at `bn_batches`."""
     ev = supernet_evaluator(ctx, bn_batches)
-    torch.set_num_threads(threads)
-    ids, hits, losses = [], [], []
-    for row in build_report(ctx)["rows"]:
-        if row["truth_mean"] is None:
-            continue
-        arch = next(a for a in ctx.state["archs"] if a["arch_id"] == row["arch_id"])
-        _, logits, labels = ev.predictions(spec_from_dict(arch["spec"]), data, c["search_seed"])
-        ids.append(row["arch_id"])
+    specs = {a["arch_id"]: spec for a, spec in ctx.specs()}
+    hits, losses = [], []
+    for arch_id in ids:
+        _, logits, labels = ev.predictions(specs[arch_id], data, ctx.cfg["search_seed"])
         hits.append((logits.argmax(1) == labels).float().numpy())
         losses.append(torch.nn.functional.cross_entropy(logits, labels, reduction="none").numpy())
-    return ids, np.stack(hits), np.stack(losses)
+    return np.stack(hits), np.stack(losses)
 
 
 def render(rep: dict[str, Any]) -> str:
@@ -116,14 +108,18 @@ def main(argv: list[str] | None = None) -> None:
     sn = ctx.state["supernet"]
     if not sn or not Path(sn["file"]).is_file():
         sys.exit(f"error: the run in {out} has no trained supernet file (rank_fidelity.py --stage supernet)")
-    block = args.block or ctx.cfg["search_val"]
+    c = ctx.cfg
+    block = args.block or c["search_val"]
     start = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    data = prepare_proxy(ctx.ds, resolution=c["proxy_resolution"], channels=3, max_train=c["search_train"],
+                         max_val=None, seed=c["search_seed"])  # the search's split, all its validation images
+    truth = {r["arch_id"]: r["truth_mean"] for r in build_report(ctx)["rows"] if r["truth_mean"] is not None}
     settings = {}
-    truth_of = {r["arch_id"]: r["truth_mean"] for r in build_report(ctx)["rows"]}
     for bn in args.bn_batches:
-        ids, hits, losses = score_images(ctx, bn, args.threads)
-        settings[str(bn)] = noise_summary(hits, losses, [truth_of[i] for i in ids], block)
-        print(f"BN {bn}: scored {len(ids)} networks ({time.perf_counter() - start:.0f} s)", flush=True)
+        hits, losses = score_images(ctx, data, list(truth), bn)
+        settings[str(bn)] = noise_summary(hits, losses, list(truth.values()), block)
+        print(f"BN {bn}: scored {len(truth)} networks ({time.perf_counter() - start:.0f} s)", flush=True)
     first = next(iter(settings.values()))
     rep = {"run": str(out), "supernet_sha256": sn["sha256"], "supernet_epochs": sn["epochs_done"],
            "networks": first["networks"], "images": first["images"], "block": block,
