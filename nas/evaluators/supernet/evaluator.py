@@ -3,7 +3,7 @@
 For each candidate: its path is taken from the supernet (SupernetError when the architecture is outside the
 supernet's space) as a stand-alone proxy network (`Supernet.extract`: build_proxy_model's network with the sliced
 weights copied in); by default it keeps the supernet's own BatchNorm running statistics (`bn_batches` 0, which
-ranked better in the rank-fidelity benchmark; see DEFAULT_BN_BATCHES), or they are reset and re-estimated on
+ranks as well in half the time in the rank-fidelity benchmark; see DEFAULT_BN_BATCHES), or they are reset and re-estimated on
 `bn_batches` batches of `bn_batch_size` training images (a fixed draw from the evaluation seed, the same images for
 every candidate; twice the time per candidate); then
 top-1 is measured on the whole validation split, in the inference form (BatchNorm folded). Network and images are
@@ -46,6 +46,8 @@ from nas.evaluators.training import proxy_inputs, recalibrate_bn
 #: seen (commit 0519dfe): switch from 8 only if, over the 13 networks the rank-fidelity benchmark added later, the
 #: own statistics rank better by >= 0.2 Kendall tau with their 90% interval above 0. With the supernet whose input
 #: channels go by id: 0.513 (0.14 to 0.81) against 0.308; over all 26 networks 0.470 against 0.424, in half the time.
+#: Over the 33 networks the benchmark has now the two are level (0.401 / 0.412): the own statistics stay, being
+#: as good in half the time (and stable across validation samples, benchmarks/score_noise.py).
 DEFAULT_BN_BATCHES = 0
 _RECAL_STREAM = 3  # numpy stream [seed, 3] draws the BatchNorm images (the training evaluator's stream number)
 
