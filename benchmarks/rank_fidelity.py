@@ -271,10 +271,14 @@ class Context:
         if index not in self._data:
             c = self.cfg
             r = rung(self.search_config(), index)
-            self._data[index] = prepare_proxy(self.ds, resolution=c["proxy_resolution"], channels=3,
-                                              max_train=min(r.train_examples, len(self.ds.train)),
-                                              max_val=c["search_val"], seed=c["search_seed"])
+            self._data[index] = self.search_data(min(r.train_examples, len(self.ds.train)), c["search_val"])
         return self._data[index]
+
+    def search_data(self, max_train: int | None, max_val: int | None) -> Any:
+        """The search's proxy data (its resolution and split seed) limited to these many images (None: all)."""
+        c = self.cfg
+        return prepare_proxy(self.ds, resolution=c["proxy_resolution"], channels=3, max_train=max_train,
+                             max_val=max_val, seed=c["search_seed"])
 
     def space(self) -> SearchSpace:
         """The search's space: the default space at the deployment input and the dataset's classes."""

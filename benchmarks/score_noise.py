@@ -31,8 +31,6 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from nas.data import prepare_proxy
-
 # this script's folder is on sys.path
 from rank_fidelity import Context, build_report, fmt, load_state, span, supernet_evaluator, write_json
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
@@ -112,8 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     block = args.block or c["search_val"]
     start = time.perf_counter()
     torch.set_num_threads(args.threads)
-    data = prepare_proxy(ctx.ds, resolution=c["proxy_resolution"], channels=3, max_train=c["search_train"],
-                         max_val=None, seed=c["search_seed"])  # the search's split, all its validation images
+    data = ctx.search_data(c["search_train"], None)  # the search's split, all its validation images
     truth = {r["arch_id"]: r["truth_mean"] for r in build_report(ctx)["rows"] if r["truth_mean"] is not None}
     settings = {}
     for bn in args.bn_batches:

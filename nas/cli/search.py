@@ -199,8 +199,8 @@ def search(
                                            "supernet); its sha256 is stored with the study."),
     bn_batches: Optional[int] = typer.Option(None, "--bn-batches", help="Evaluator supernet: training batches that "
                                              "re-estimate BatchNorm before each candidate is scored (default 0: "
-                                             "the supernet's own statistics: as good a ranking in half the time; with N > 0 give more "
-                                             "--val-examples)."),
+                                             "the supernet's own statistics: as good a ranking in half the "
+                                             "time; with N > 0 give more --val-examples)."),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="fashion-mnist[:DIR], folder:DIR, cifar10:DIR, "
                                 "cifar100:DIR."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="tpe (default), nsga2 (default for pareto), "

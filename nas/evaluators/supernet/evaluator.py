@@ -2,17 +2,17 @@
 
 For each candidate: its path is taken from the supernet (SupernetError when the architecture is outside the
 supernet's space) as a stand-alone proxy network (`Supernet.extract`: build_proxy_model's network with the sliced
-weights copied in); by default it keeps the supernet's own BatchNorm running statistics (`bn_batches` 0, which
-ranks as well in half the time in the rank-fidelity benchmark; see DEFAULT_BN_BATCHES), or they are reset and re-estimated on
-`bn_batches` batches of `bn_batch_size` training images (a fixed draw from the evaluation seed, the same images for
-every candidate; twice the time per candidate); then
-top-1 is measured on the whole validation split, in the inference form (BatchNorm folded). Network and images are
-channels-last (measured on one core over 6 candidates, the same accuracies: BN re-estimation 0.67 s instead of
-1.07 s, validation 0.87 s instead of 0.99 s). The stem (the blocks before the first unit) is the same for every
-path that has it, and so are its inputs: what it hands on (its BatchNorm re-estimated on the same images) is computed
-once per stem and inputs, and each candidate is run from there (`scored`: the network `subnet` gives, from its
-stem's output). Nothing is trained: the score is an estimate of the candidate's rank (Guo et al. 2019), and
-`EvalResult.epochs` / `train_examples` give the supernet's own training (its fidelity).
+weights copied in); by default it keeps the supernet's own BatchNorm running statistics (`bn_batches` 0, which ranks
+as well in half the time in the rank-fidelity benchmark; see DEFAULT_BN_BATCHES), or they are reset and re-estimated
+on `bn_batches` batches of `bn_batch_size` training images (a fixed draw from the evaluation seed, the same images
+for every candidate; twice the time per candidate); then top-1 is measured on the whole validation split, in the
+inference form (BatchNorm folded). Network and images are channels-last (measured on one core over 6 candidates, the
+same accuracies: BN re-estimation 0.67 s instead of 1.07 s, validation 0.87 s instead of 0.99 s). The stem (the
+blocks before the first unit) is the same for every path that has it, and so are its inputs: what it hands on (its
+BatchNorm re-estimated on the same images) is computed once per stem and inputs, and each candidate is run from
+there (`scored`: the network `subnet` gives, from its stem's output). Nothing is trained: the score is an estimate
+of the candidate's rank (Guo et al. 2019), and `EvalResult.epochs` / `train_examples` give the supernet's own
+training (its fidelity).
 
 The supernet file is read once per process (memory-mapped, cached by path and content hash); `describe()` records the
 file's path and sha256, `bn_batches` and `bn_batch_size`, and what the supernet was trained on. The search's data must
