@@ -799,6 +799,11 @@ def columns(ctx: Context) -> list[str]:
     return list(CHEAP) + [f"mf-r{k}" for k in ctx.cfg["mf_rungs"]]
 
 
+def seed_accuracies(state: dict[str, Any], arch_id: str) -> list[float | None]:
+    """The ground truth's test accuracy of one network for each of the run's seeds (None: not finished)."""
+    return [state["truth"].get(f"{arch_id}/s{s}", {}).get("test_accuracy") for s in state["config"]["seeds"]]
+
+
 def build_report(ctx: Context) -> dict[str, Any]:
     c, st = ctx.cfg, ctx.state
     seeds = c["seeds"]
@@ -806,7 +811,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
     cov = st.get("coverage") or {}
     coverage = cov.get("by_arch", {}) if cov.get("supernet_sha256") == (st["supernet"] or {}).get("sha256") else {}
     for a in st["archs"]:
-        accs = [st["truth"].get(f"{a['arch_id']}/s{s}", {}).get("test_accuracy") for s in seeds]
+        accs = seed_accuracies(st, a["arch_id"])
         done = [x for x in accs if x is not None]
         rows.append({"name": a["name"], "arch_id": a["arch_id"], "latency_ms": a["latency_ms"], "flops_m": a["flops_m"],
                      "proxy_flops_m": a["proxy_flops_m"], "truth": accs,

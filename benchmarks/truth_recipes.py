@@ -29,16 +29,15 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 # this script's folder is on sys.path
-from rank_fidelity import fmt, span, write_json
+from rank_fidelity import fmt, seed_accuracies, span, write_json
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
 
 
 def finished_truth(state: Mapping[str, Any]) -> dict[str, list[float]]:
     """arch_id -> test accuracy per seed (the run's seed order), for the networks finished with every seed."""
-    seeds = state["config"]["seeds"]
     out = {}
     for a in state["archs"]:
-        accs = [state["truth"].get(f"{a['arch_id']}/s{s}", {}).get("test_accuracy") for s in seeds]
+        accs = seed_accuracies(state, a["arch_id"])
         if all(x is not None for x in accs):
             out[a["arch_id"]] = [float(x) for x in accs]
     return out
@@ -128,8 +127,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     out, against = Path(args.out), Path(args.against)
     state, other = load(out), load(against)
-    if [a["arch_id"] for a in state["archs"]][:len(other["archs"])] != [a["arch_id"] for a in other["archs"]][
-            :len(state["archs"])]:
+    ids, other_ids = [a["arch_id"] for a in state["archs"]], [a["arch_id"] for a in other["archs"]]
+    shared = min(len(ids), len(other_ids))  # a run may have grown its --archs beyond the other
+    if ids[:shared] != other_ids[:shared]:
         sys.exit(f"error: {out} and {against} hold other architectures (start one with --reuse from the other)")
     try:
         cmp = compare(state, other)
