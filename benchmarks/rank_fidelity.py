@@ -177,16 +177,21 @@ def merge_settings(cfg: dict[str, Any], given: dict[str, Any], changeable: tuple
 TRUTH_SETTINGS = ("seeds", "truth_train", "truth_epochs", "truth_batch", "truth_lr", "truth_val", "truth_test")
 
 
+def read_state(folder: Path, option: str) -> dict[str, Any]:
+    """Another run's state, only to read; a missing one stops with one line naming `option`."""
+    path = folder / "state.json"
+    if not path.is_file():
+        sys.exit(f"error: {option}: no {path}")
+    return json.loads(path.read_text())
+
+
 def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, Any]:
     """A new state for `out` holding `source`'s architectures, supernet (its file copied into `out`), scores and
     throughput, with the ground truth to train again under the given truth settings: the evaluators' columns do not
     depend on the ground truth, so another recipe or more seeds need not redo them."""
-    src = source / "state.json"
-    if not src.is_file():
-        sys.exit(f"error: --reuse {source}: no {src}")
+    old = read_state(source, f"--reuse {source}")
     if source.resolve() == out.resolve():
         sys.exit("error: --reuse names the run's own folder; give another --out")
-    old = json.loads(src.read_text())
     cfg = dict(old["config"])
     merge_settings(cfg, given, TRUTH_SETTINGS + MUTABLE, f"the reused run in {source}",
                    "--reuse keeps everything but the ground truth's settings, --mf-rungs, --sn-epochs and --archs")
@@ -211,10 +216,7 @@ def take_scores(state: dict[str, Any], source: Path) -> int:
     """Copy into `state` the scores that `source` (a --reuse copy of this run, scoring beside this run's ground
     truth: two processes must not write one state) has and `state` lacks, for this run's architectures; the copy
     must have the same score settings and supernet file. How many scores were taken."""
-    src = source / "state.json"
-    if not src.is_file():
-        sys.exit(f"error: --scores-from {source}: no {src}")
-    other = json.loads(src.read_text())
+    other = read_state(source, f"--scores-from {source}")
     cfg = state["config"]
     differ = sorted(k for k in set(cfg) | set(other["config"])
                     if k not in NOT_SCORED and cfg.get(k) != other["config"].get(k))
@@ -799,6 +801,11 @@ def columns(ctx: Context) -> list[str]:
     return list(CHEAP) + [f"mf-r{k}" for k in ctx.cfg["mf_rungs"]]
 
 
+def truth_train_examples(state: dict[str, Any]) -> int | None:
+    """How many training images the ground-truth runs had (as a finished run recorded it; None before one)."""
+    return next(iter(state["truth"].values()), {}).get("train_examples")
+
+
 def seed_accuracies(state: dict[str, Any], arch_id: str) -> list[float | None]:
     """The ground truth's test accuracy of one network for each of the run's seeds (None: not finished)."""
     return [state["truth"].get(f"{arch_id}/s{s}", {}).get("test_accuracy") for s in state["config"]["seeds"]]
@@ -855,7 +862,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
         "coverage_tau": tau_of(complete, lambda r: r["coverage"], lambda r: r["truth_mean"]),
         "coverage_paths": cov.get("paths") if coverage else None,
         "recipe": st.get("recipe") or truth_recipe(ctx).resolved(c["dataset"], c["proxy_resolution"]).to_dict(),
-        "truth_train_examples": next(iter(st["truth"].values()), {}).get("train_examples"),
+        "truth_train_examples": truth_train_examples(st),
         "spread": {"mean_abs_seed_diff": float(np.mean(diffs)) if diffs else None,
                    "max_abs_seed_diff": float(np.max(diffs)) if diffs else None,
                    "mean_std": float(np.mean(stds)) if stds else None,

@@ -21,7 +21,6 @@ OUT/truth-recipes.md and OUT/truth-recipes.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -29,7 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 # this script's folder is on sys.path
-from rank_fidelity import fmt, seed_accuracies, span, write_json
+from rank_fidelity import fmt, read_state, seed_accuracies, span, truth_train_examples, write_json
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
 
 
@@ -64,7 +63,7 @@ def recipe_stats(accs: np.ndarray) -> dict[str, Any]:
 def recipe_text(state: Mapping[str, Any]) -> str:
     """The ground-truth recipe of a run in a few words."""
     rc, c = state.get("recipe") or {}, state["config"]
-    images = next(iter(state["truth"].values()), {}).get("train_examples") or c["truth_train"]
+    images = truth_train_examples(state) or c["truth_train"]
     return f"{rc.get('epochs', c['truth_epochs'])} epochs x {images} images, seeds {c['seeds']}"
 
 
@@ -113,20 +112,13 @@ def render(cmp: Mapping[str, Any], out: str, against: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load(folder: Path) -> dict[str, Any]:
-    path = folder / "state.json"
-    if not path.is_file():
-        sys.exit(f"error: no {path}")
-    return json.loads(path.read_text())
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="a rank-fidelity run (the report is written here)")
     p.add_argument("--against", required=True, help="another run over the same architectures")
     args = p.parse_args(argv)
     out, against = Path(args.out), Path(args.against)
-    state, other = load(out), load(against)
+    state, other = read_state(out, f"--out {out}"), read_state(against, f"--against {against}")
     ids, other_ids = [a["arch_id"] for a in state["archs"]], [a["arch_id"] for a in other["archs"]]
     shared = min(len(ids), len(other_ids))  # a run may have grown its --archs beyond the other
     if ids[:shared] != other_ids[:shared]:
