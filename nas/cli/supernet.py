@@ -40,6 +40,8 @@ def train(
                                                    "the search's --proxy-resolution must match)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of weights, split, batch order and paths "
                                        "(default 0; the search's --seed must match: same validation split)."),
+    replica: Optional[int] = typer.Option(None, "--replica", help="Another independently trained supernet over the "
+                                          "same split (default 0): other initial weights, batch order and paths."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size (default 64)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 0.05)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (default: torch's)."),
@@ -66,13 +68,13 @@ def train(
     if resume:
         given = {"train-examples": train_examples, "platform": platform, "budget": budget_ms,
                  "resolution": resolution, "proxy-resolution": proxy_resolution, "seed": seed,
-                 "batch-size": batch_size, "lr": lr}
+                 "replica": replica, "batch-size": batch_size, "lr": lr}
         run, state, data, epochs = resume_state(path, epochs, given, dataset)
     else:
         if epochs is None:
             raise UserError("--epochs is required (how many passes over the training split)")
         given = dict(train_examples=train_examples, platform=platform, budget_ms=budget_ms, resolution=resolution,
-                     proxy_resolution=proxy_resolution, seed=seed, batch_size=batch_size, lr=lr)
+                     proxy_resolution=proxy_resolution, seed=seed, replica=replica, batch_size=batch_size, lr=lr)
         run = SupernetRun(dataset=dataset or "fashion-mnist", **{k: v for k, v in given.items() if v is not None})
         data, ds = prepare_data(run)
         run = SupernetRun.from_dict({**run.to_dict(), "dataset": ds.spec})

@@ -183,7 +183,8 @@ class SupernetEvaluator(Evaluator):
         run = sf.run
         trained = {"epochs_done": sf.epochs_done, "epochs": sf.epochs, "dataset": sf.task.dataset,
                    "proxy_resolution": sf.task.resolution, "train_examples": sf.task.train_examples,
-                   "seed": sf.task.seed, "space": sf.space.name, "params_m": round(self.supernet.params_m(), 3),
+                   "seed": sf.task.seed, "replica": run.get("replica", 0), "space": sf.space.name,
+                   "params_m": round(self.supernet.params_m(), 3),
                    "paths": ("uniform" if run.get("budget_ms") is None else
                              f"uniform within {run['budget_ms']:g} ms on {run['platform']}")}
         return {**super().describe(), "supernet": trained}

@@ -41,7 +41,7 @@ from nas.evaluators.supernet import store
 from nas.evaluators.supernet.model import Supernet, SupernetError
 
 CHANNELS = 3  # the search's proxy networks take 3 channels (gray images replicated)
-_ORDER_STREAM, _PATH_STREAM = 21, 22  # numpy streams [seed, stream, epoch]
+_ORDER_STREAM, _PATH_STREAM, _WEIGHT_STREAM = 21, 22, 23  # numpy streams [seed, stream, epoch(, replica)]
 DEFAULT_MAX_DRAWS = 200_000
 
 
@@ -55,7 +55,9 @@ class SupernetRun:
 
     Data: `dataset` spec, `proxy_resolution` px, at most `train_examples` training images (None: all but the
     validation split), `val_examples` in the validation split (the search's validation images are never trained on:
-    the split depends only on `seed` and the validation fraction), `seed` (weights, split, batch order, paths).
+    the split depends only on `seed` and the validation fraction), `seed` (weights, split, batch order, paths),
+    `replica` (0: the run of `seed` alone; r > 0: other initial weights, batch order and paths over the same split,
+    so independently trained supernets can score the same search).
     Paths: uniform over the space, or, with `platform` and `budget_ms`, over the members whose latency predicted by
     that platform's profile (`predictor`, default the profile's) for the deployment input `resolution` is within the
     budget. Optimiser: SGD (Nesterov) at peak `lr` after `warmup_fraction` of the steps, cosine to 0, `weight_decay`
@@ -67,6 +69,7 @@ class SupernetRun:
     train_examples: int | None = None
     val_examples: int = 1000
     seed: int = 0
+    replica: int = 0
     resolution: int = 224
     platform: str | None = None
     budget_ms: float | None = None
@@ -89,6 +92,7 @@ class SupernetRun:
         need(self.train_examples is None or self.train_examples >= 10, "train-examples", "must be at least 10")
         need(self.val_examples >= 1, "val-examples", "must be at least 1")
         need(self.seed >= 0, "seed", "must be a non-negative integer")
+        need(self.replica >= 0, "replica", "must be a non-negative integer")
         need(16 <= self.resolution <= 4096, "resolution", f"{self.resolution} must be 16..4096 px")
         need((self.platform is None) == (self.budget_ms is None), "budget",
              "--platform and --budget go together (paths within the budget on that platform)")
@@ -102,6 +106,17 @@ class SupernetRun:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def stream(self, stream: int, epoch: int) -> list[int]:
+        """The numpy seed sequence of a training stream in `epoch`: replica 0 keeps the generators runs had before
+        replicas existed (their files continue and compare bit for bit)."""
+        return [self.seed, stream, epoch] + ([self.replica] if self.replica else [])
+
+    @property
+    def weight_seed(self) -> int:
+        """The torch seed of the initial weights (replica 0: `seed`)."""
+        return self.seed if not self.replica else int(np.random.default_rng([self.seed, _WEIGHT_STREAM,
+                                                                             self.replica]).integers(2 ** 31))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SupernetRun":
@@ -178,7 +193,7 @@ def epoch_paths(run: SupernetRun, sampler: PathSampler, epoch: int) -> Iterator[
     """The paths training draws in epoch `epoch` (0-based), one per step: from the epoch's own generator, so a
     resumed run draws what an uninterrupted one does, and the paths a supernet was trained on can be drawn again."""
     sampler.reset()
-    rng = np.random.default_rng([run.seed, _PATH_STREAM, epoch])
+    rng = np.random.default_rng(run.stream(_PATH_STREAM, epoch))
     while True:
         yield sampler.draw(rng)
 
@@ -286,7 +301,7 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
                                                                         data.task.num_classes)
         sampler = sampler or path_sampler(run, space)
         net = resume.build(device="meta").train() if resume is not None else \
-            Supernet(space, data.task, seed=run.seed).train()
+            Supernet(space, data.task, seed=run.weight_seed).train()
         opt = make_optimizer(net, run)
         history: list[dict[str, Any]] = []
         step, seconds, resumed_at = 0, 0.0, []
@@ -299,7 +314,7 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
             del resume  # the loaded tensors now belong to `net` and `opt`
         for epoch in range(len(history), epochs):
             t0 = time.perf_counter()
-            order = np.random.default_rng([run.seed, _ORDER_STREAM, epoch])
+            order = np.random.default_rng(run.stream(_ORDER_STREAM, epoch))
             paths = epoch_paths(run, sampler, epoch)
             loss_sum, correct, seen = 0.0, 0, 0
             batches = data.train.batches(run.batch_size, shuffle=True, seed=order, proxy=data.task, drop_last=True)

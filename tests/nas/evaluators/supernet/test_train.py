@@ -127,8 +127,27 @@ def test_epoch_paths_draws_again_the_paths_a_supernet_was_trained_on(tiny_data, 
     assert len({p.arch_id for p in trained}) > 1
 
 
+def test_a_replica_trains_other_weights_on_other_paths_over_the_same_split(supernet_file, tiny_data, tmp_path):
+    trained: dict[int, list] = {}
+    sampler = PathSampler(read_supernet(supernet_file).space)
+    for replica in (0, 1):
+        run = tiny_run(replica=replica)
+        trained[replica] = list(itertools.islice(epoch_paths(run, sampler, 0), 8))
+    assert trained[0] != trained[1]
+    out = train_tiny(tiny_data, tmp_path / "r1.pt", replica=1)
+    a, b = read_supernet(supernet_file), read_supernet(out)
+    assert a.task == b.task  # the same split: one search's validation images are held out of both
+    assert b.run["replica"] == 1 and a.run["replica"] == 0
+    assert any(not torch.equal(v, b.raw["state_dict"][k]) for k, v in a.raw["state_dict"].items())
+    # replica 0 is the run of its seed alone: its generators and initial weights are those of the seed
+    assert tiny_run(replica=0).stream(22, 3) == [0, 22, 3] and tiny_run(replica=0).weight_seed == 0
+    assert tiny_run(replica=2).weight_seed != tiny_run(replica=1).weight_seed
+
+
 def test_bad_options_are_one_line_errors():
     with pytest.raises(SupernetTrainError, match="--platform and --budget go together"):
         tiny_run(platform="arm")
     with pytest.raises(SupernetTrainError, match="--batch-size"):
         tiny_run(batch_size=1)
+    with pytest.raises(SupernetTrainError, match="--replica"):
+        tiny_run(replica=-1)
