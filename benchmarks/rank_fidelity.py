@@ -86,7 +86,7 @@ from search_space.space import SearchSpace
 from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 
 # benchmarks/ranking.py (this script's folder is on sys.path)
-from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
+from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau, mean_rank
 
 STATE_VERSION = 1
 CHEAP = ("synflow", "naswot", "supernet", "supernet-bn2", "supernet-bn4", "supernet-bn8", "supernet-bn32", "proxy")
@@ -105,7 +105,7 @@ DEFAULTS: dict[str, Any] = {
     "lat_range": [0.6, 1.0], "width_frac": 0.3,
     "seeds": [0, 1], "truth_train": 36000, "truth_epochs": 1, "truth_batch": 64, "truth_lr": None,
     "truth_val": 1000, "truth_test": None,
-    "sn_train": 32000, "sn_epochs": 4, "sn_budget_paths": True,
+    "sn_train": 32000, "sn_epochs": 4, "sn_budget_paths": True, "sn_replicas": 1,
     "search_train": None, "search_val": None, "rungs": 3, "eta": 3, "mf_rungs": [1, 2],
     "throughput_n": 30, "timing_examples": 2048,
 }
@@ -114,8 +114,9 @@ QUICK: dict[str, Any] = {
     "search_train": 128, "search_val": 200, "mf_rungs": [1], "throughput_n": 4, "timing_examples": 256,
 }
 #: more columns / a longer supernet (resumed; its scores are then redone) / more ground-truth seeds (each run is
-#: kept under its seed; the report uses the current list) / more architectures (never fewer: see choose_archs)
-MUTABLE = ("mf_rungs", "sn_epochs", "seeds", "archs")
+#: kept under its seed; the report uses the current list) / more architectures (never fewer: see choose_archs) /
+#: more supernet replicas (each trained into its own file and scored as its own columns)
+MUTABLE = ("mf_rungs", "sn_epochs", "seeds", "archs", "sn_replicas")
 
 
 # ------------------------------------------------------------------------------------------------- state
@@ -196,20 +197,25 @@ def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, An
     merge_settings(cfg, given, TRUTH_SETTINGS + MUTABLE, f"the reused run in {source}",
                    "--reuse keeps everything but the ground truth's settings, --mf-rungs, --sn-epochs and --archs")
     out.mkdir(parents=True, exist_ok=True)
-    supernet = old.get("supernet")
-    if supernet:
-        target = out / "supernet.pt"
+
+    def copied(record: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not record:
+            return record
+        target = out / Path(record["file"]).name
         if not target.exists():  # a copy: --sn-epochs may continue it here, which must leave the source as it was
-            shutil.copy2(supernet["file"], target)
-        supernet = {**supernet, "file": str(target)}
+            shutil.copy2(record["file"], target)
+        return {**record, "file": str(target)}
+
+    replicas = {r: copied(record) for r, record in (old.get("replicas") or {}).items()}
     same_rate = all(cfg.get(k) == old["config"].get(k) for k in ("truth_batch", "truth_lr"))
-    return {**old, "config": cfg, "supernet": supernet, "truth": {}, "recipe": None,
+    return {**old, "config": cfg, "supernet": copied(old.get("supernet")), "replicas": replicas, "truth": {},
+            "recipe": None,
             "timing": old.get("timing") if same_rate else None, "reused_from": str(source)}
 
 
 #: Settings that the evaluators' scores do not depend on (a --reuse copy may differ in these and still hand its
 #: scores back with --scores-from).
-NOT_SCORED = TRUTH_SETTINGS + ("mf_rungs", "archs", "sn_epochs")
+NOT_SCORED = TRUTH_SETTINGS + ("mf_rungs", "archs", "sn_epochs", "sn_replicas")
 
 
 def take_scores(state: dict[str, Any], source: Path) -> int:
@@ -223,11 +229,11 @@ def take_scores(state: dict[str, Any], source: Path) -> int:
     if differ:
         sys.exit(f"error: --scores-from {source}: its scores were made with another --{differ[0].replace('_', '-')} "
                  f"({other['config'].get(differ[0])}, here {cfg.get(differ[0])})")
-    sha = (state.get("supernet") or {}).get("sha256")
     ours = {a["arch_id"] for a in state["archs"]}
     taken = 0
     for name, by_arch in other["scores"].items():
-        if name.startswith("supernet") and other["score_meta"].get(name, {}).get("supernet_sha256") != sha:
+        if name.startswith("supernet") and other["score_meta"].get(name, {}).get("supernet_sha256") != \
+                (supernet_record(state, supernet_column(name)[0]) or {}).get("sha256"):
             continue  # scored by another supernet file
         mine = state["scores"].setdefault(name, {})
         for arch_id, score in by_arch.items():
@@ -531,18 +537,36 @@ def finished_run(run_dir: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------- supernet
-def supernet_run(ctx: Context) -> SupernetRun:
+def supernet_run(ctx: Context, replica: int = 0) -> SupernetRun:
     c = ctx.cfg
     paths = dict(platform=c["platform"], budget_ms=c["budget_ms"]) if c["sn_budget_paths"] else {}
     return SupernetRun(dataset=ctx.ds.spec, proxy_resolution=c["proxy_resolution"], train_examples=c["sn_train"],
-                       val_examples=c["search_val"], seed=c["search_seed"], resolution=c["resolution"], **paths)
+                       val_examples=c["search_val"], seed=c["search_seed"], replica=replica,
+                       resolution=c["resolution"], **paths)
+
+
+def supernet_record(state: dict[str, Any], replica: int) -> dict[str, Any] | None:
+    """What the state holds about supernet `replica` (0: DIR/supernet.pt; None before it was trained)."""
+    return state["supernet"] if replica == 0 else (state.get("replicas") or {}).get(str(replica))
+
+
+def supernet_ready(ctx: Context, replica: int) -> bool:
+    sn = supernet_record(ctx.state, replica)
+    return bool(sn) and sn["epochs_done"] >= ctx.cfg["sn_epochs"]
 
 
 def supernet_stage(ctx: Context) -> None:
-    """Train (or continue) DIR/supernet.pt to sn_epochs; every epoch is a unit (the file is rewritten each epoch)."""
+    """Train (or continue) DIR/supernet.pt and each further replica's DIR/supernet-rR.pt to sn_epochs."""
+    for replica in range(ctx.cfg.get("sn_replicas", 1)):
+        train_replica(ctx, replica)
+
+
+def train_replica(ctx: Context, replica: int) -> None:
+    """Train (or continue) one supernet file to sn_epochs; every epoch is a unit (the file is rewritten each
+    epoch). Replicas differ only in their initial weights, batch order and paths (SupernetRun.replica)."""
     c = ctx.cfg
-    path = ctx.out / "supernet.pt"
-    run = supernet_run(ctx)
+    path = ctx.out / ("supernet.pt" if replica == 0 else f"supernet-r{replica}.pt")
+    run = supernet_run(ctx, replica)
     space = covering(ctx.space(), c["width_frac"], [s for _, s in ctx.specs()])
     resume = None
     if path.is_file():
@@ -550,7 +574,7 @@ def supernet_stage(ctx: Context) -> None:
         if SupernetRun.from_dict(sf.run) != run:
             sys.exit(f"error: {path} was trained with other settings; remove it or give another --out")
         if sf.epochs_done >= c["sn_epochs"]:
-            record_supernet(ctx, path, space, None)
+            record_supernet(ctx, path, space, None, replica)
             return
         run, resume, data, _ = resume_state(path, c["sn_epochs"], {}, ctx.ds.spec)
         print(f"supernet: resuming after epoch {resume.epochs_done}", flush=True)
@@ -561,7 +585,8 @@ def supernet_stage(ctx: Context) -> None:
         sampler = PathSampler(sampling_space(space, run, data.task.num_classes), ctx.profile, run.budget_ms,
                               run.predictor)
     paths = f"within {run.budget_ms:g} ms on {run.platform}" if sampler else "uniform"
-    print(f"supernet: {len(data.train)} images x {c['sn_epochs']} epochs, batch {run.batch_size}, space "
+    print(f"supernet{f' replica {replica}' if replica else ''}: {len(data.train)} images x {c['sn_epochs']} epochs, "
+          f"batch {run.batch_size}, space "
           f"{describe_space(space)}, paths {paths}", flush=True)
     per_epoch = len(data.train) // run.batch_size
     start = wall = time.perf_counter()
@@ -574,7 +599,7 @@ def supernet_stage(ctx: Context) -> None:
 
     result = train_supernet(run, c["sn_epochs"], data, path, space=space, resume=resume, threads=ctx.threads,
                             sampler=sampler, progress=progress)
-    record_supernet(ctx, path, space, time.perf_counter() - wall)
+    record_supernet(ctx, path, space, time.perf_counter() - wall, replica)
     print(f"supernet: {result.epochs_done} epochs, {result.seconds:.0f} s training, {result.params_m:.1f} M "
           f"parameters", flush=True)
 
@@ -585,11 +610,11 @@ def describe_space(space: SearchSpace) -> str:
             + "/".join(str(h) for h in space.head_widths))
 
 
-def record_supernet(ctx: Context, path: Path, space: SearchSpace, wall: float | None) -> None:
+def record_supernet(ctx: Context, path: Path, space: SearchSpace, wall: float | None, replica: int = 0) -> None:
     sf = read_supernet(path)
-    old = ctx.state["supernet"] or {}
+    old = supernet_record(ctx.state, replica) or {}
     hist = list(sf.history)
-    ctx.state["supernet"] = {
+    record = {
         "file": str(path), "sha256": file_sha256(path), "epochs_done": sf.epochs_done, "epochs": sf.epochs,
         "seconds": sf.seconds, "wall_seconds": (old.get("wall_seconds") or 0.0) + (wall or 0.0),
         "steps": sf.step, "batch_size": sf.run.get("batch_size"), "train_examples": sf.task.train_examples,
@@ -597,6 +622,10 @@ def record_supernet(ctx: Context, path: Path, space: SearchSpace, wall: float | 
         "paths_accepted": sum(h.get("paths", 0) for h in hist), "paths_drawn": sum(h.get("draws", 0) for h in hist),
         "last_train_accuracy": hist[-1]["train_accuracy"] if hist else None,
         "file_mb": path.stat().st_size / 1e6}
+    if replica == 0:
+        ctx.state["supernet"] = record
+    else:
+        ctx.state.setdefault("replicas", {})[str(replica)] = record
     ctx.save()
 
 
@@ -634,16 +663,28 @@ def training_coverage(ctx: Context) -> None:
 
 
 # ------------------------------------------------------------------------------------------------- scores
+def supernet_column(name: str) -> tuple[int, int]:
+    """(replica, BN recalibration batches) of a supernet column: `supernet` replica 0 with the evaluator's default,
+    `supernet-bnN` N batches, `supernet-nobn` 0 (the supernet's own running statistics); `supernet-rR` and
+    `supernet-rR-bnN` the same for replica R."""
+    parts = name.split("-")[1:]
+    replica = int(parts.pop(0)[1:]) if parts and parts[0].startswith("r") else 0
+    if not parts:
+        return replica, DEFAULT_BN_BATCHES
+    return replica, 0 if parts[0] == "nobn" else int(parts[0].removeprefix("bn"))
+
+
 def bn_batches_of(name: str) -> int:
-    """The BN recalibration batches of a supernet column: `supernet` the evaluator's default, `supernet-bnN` N,
-    `supernet-nobn` 0 (the supernet's own running statistics)."""
-    if name == "supernet-nobn":
-        return 0
-    return int(name.removeprefix("supernet-bn")) if name.startswith("supernet-bn") else DEFAULT_BN_BATCHES
+    return supernet_column(name)[1]
 
 
-def supernet_evaluator(ctx: Context, bn_batches: int = DEFAULT_BN_BATCHES) -> SupernetEvaluator:
-    sn = ctx.state["supernet"]
+def replica_columns(ctx: Context) -> list[str]:
+    """The columns of the replicas beyond the first: each with the evaluator's default BN and on 8 batches."""
+    return [f"supernet-r{r}{bn}" for r in range(1, ctx.cfg.get("sn_replicas", 1)) for bn in ("", "-bn8")]
+
+
+def supernet_evaluator(ctx: Context, bn_batches: int = DEFAULT_BN_BATCHES, replica: int = 0) -> SupernetEvaluator:
+    sn = supernet_record(ctx.state, replica)
     settings = SearchSettings(threads=ctx.threads, options=(("supernet", sn["file"]), ("supernet_sha256", sn["sha256"]),
                                                             ("bn_batches", bn_batches)))
     return search_evaluator("supernet", settings)  # type: ignore[return-value]
@@ -653,12 +694,13 @@ def scorer(ctx: Context, name: str) -> tuple[Callable[[ArchSpec], dict[str, Any]
     """(score one spec, what the column is) for evaluator column `name`; None when it cannot run yet."""
     seed = ctx.cfg["search_seed"]
     if name.startswith("supernet"):
-        if not ctx.state["supernet"] or ctx.state["supernet"]["epochs_done"] < ctx.cfg["sn_epochs"]:
+        replica, bn_batches = supernet_column(name)
+        if not supernet_ready(ctx, replica):
             print(f"score {name}: skipped (the supernet is not trained yet: --stage supernet)", flush=True)
             return None
-        ev = supernet_evaluator(ctx, bn_batches_of(name))
+        ev = supernet_evaluator(ctx, bn_batches, replica)
         data = ctx.data_at(0)
-        meta = {"evaluator": ev.describe(), "supernet_sha256": ctx.state["supernet"]["sha256"]}
+        meta = {"evaluator": ev.describe(), "supernet_sha256": supernet_record(ctx.state, replica)["sha256"]}
         return (lambda spec: result_of(ev.evaluate(spec, data, seed=seed))), meta
     if name in ("synflow", "naswot"):
         ev = search_evaluator(name, SearchSettings(threads=ctx.threads))
@@ -676,11 +718,12 @@ def result_of(r: Any) -> dict[str, Any]:
     return {"score": r.score, "epochs": r.epochs, "train_examples": r.train_examples}
 
 
-def stale_scores(meta: dict[str, Any] | None, name: str, sha: str | None) -> str | None:
+def stale_scores(meta: dict[str, Any] | None, name: str, state: dict[str, Any]) -> str | None:
     """Why a stored supernet column no longer holds what `name` means (another supernet file, other BN batches);
     None when it still does or is not a supernet column."""
     if not name.startswith("supernet") or not meta:
         return None
+    sha = (supernet_record(state, supernet_column(name)[0]) or {}).get("sha256")
     if meta.get("supernet_sha256") not in (None, sha):
         return "the supernet changed"
     if meta["evaluator"]["config"].get("bn_batches") != bn_batches_of(name):
@@ -691,9 +734,8 @@ def stale_scores(meta: dict[str, Any] | None, name: str, sha: str | None) -> str
 def score_stage(ctx: Context, names: list[str]) -> None:
     training_coverage(ctx)  # first: minutes (~100k latency estimates redraw 8000 paths); the columns take hours
     scores, meta = ctx.state["scores"], ctx.state["score_meta"]
-    sha = (ctx.state["supernet"] or {}).get("sha256")
     for name in names:
-        stale = stale_scores(meta.get(name), name, sha)
+        stale = stale_scores(meta.get(name), name, ctx.state)
         if stale:
             print(f"score {name}: {stale}; scoring again", flush=True)
             scores.pop(name, None)
@@ -797,8 +839,46 @@ def _score_share(out: str, spec_jsons: list[str], seed: int, barrier: Any) -> tu
 
 
 # ------------------------------------------------------------------------------------------------- report
+def cheap_columns(ctx: Context) -> list[str]:
+    """The columns scored in minutes (all but multi-fidelity)."""
+    return list(CHEAP) + replica_columns(ctx)
+
+
 def columns(ctx: Context) -> list[str]:
-    return list(CHEAP) + [f"mf-r{k}" for k in ctx.cfg["mf_rungs"]]
+    return cheap_columns(ctx) + [f"mf-r{k}" for k in ctx.cfg["mf_rungs"]]
+
+
+def ensemble_columns(ctx: Context) -> dict[str, list[str]]:
+    """Ensembles of the supernet replicas (with two or more): `supernet-mean`, the mean of each replica's default
+    score (what the supernet evaluator computes for one candidate given every replica's file); `supernet-ens` and
+    `supernet-ens-bn8`, each network's mean rank among these networks (0..1) over the replicas' default columns, and
+    over those and each replica on 8 BN batches (views whose scores lie on other scales): benchmark measures of
+    whether the replicas' errors average out, not scores a search could compute for one candidate alone."""
+    replicas = ctx.cfg.get("sn_replicas", 1)
+    if replicas < 2:
+        return {}
+    own = ["supernet"] + [f"supernet-r{r}" for r in range(1, replicas)]
+    return {"supernet-mean": own, "supernet-ens": own,
+            "supernet-ens-bn8": own + ["supernet-bn8"] + [f"{n}-bn8" for n in own[1:]]}
+
+
+def ensemble_scores(rows: list[dict[str, Any]], name: str, members: list[str]) -> list[float | None]:
+    """An ensemble column's score of each row (None where a member has not scored it): the members' mean score for
+    `supernet-mean`, their mean rank for the others."""
+    if name != "supernet-mean":
+        return rank_mean(rows, members)
+    return [float(np.mean([r["scores"][m] for m in members])) if all(r["scores"].get(m) is not None for m in members)
+            else None for r in rows]
+
+
+def rank_mean(rows: list[dict[str, Any]], members: list[str]) -> list[float | None]:
+    """Each row's mean over `members` of its rank among the rows scored by every member (0 lowest, 1 highest; ties
+    share their mean rank); None for a row a member has not scored."""
+    scored = [i for i, r in enumerate(rows) if all(r["scores"].get(m) is not None for m in members)]
+    out: list[float | None] = [None] * len(rows)
+    for i, value in zip(scored, mean_rank([[rows[i]["scores"][m] for i in scored] for m in members])):
+        out[i] = value
+    return out
 
 
 def truth_train_examples(state: dict[str, Any]) -> int | None:
@@ -826,6 +906,10 @@ def build_report(ctx: Context) -> dict[str, Any]:
                      "truth_std": float(np.std(done, ddof=1)) if len(done) == len(seeds) and len(done) > 1 else None,
                      "scores": {n: st["scores"].get(n, {}).get(a["arch_id"], {}).get("score") for n in columns(ctx)},
                      "coverage": coverage.get(a["arch_id"]), "draw": a.get("draw", 0)})
+    ensembles = ensemble_columns(ctx)
+    for name, members in ensembles.items():
+        for r, value in zip(rows, ensemble_scores(rows, name, members)):
+            r["scores"][name] = value
     complete = [r for r in rows if r["truth_mean"] is not None]
 
     def seed_tau(idx: np.ndarray) -> float:
@@ -834,14 +918,16 @@ def build_report(ctx: Context) -> dict[str, Any]:
     ceiling = seed_tau(np.arange(len(complete))) if len(complete) >= 2 else float("nan")
     ceiling_interval = bootstrap_interval(seed_tau, len(complete))
     taus = []
-    for n in columns(ctx):
+    for n in columns(ctx) + list(ensembles):
         both = [r for r in complete if r["scores"][n] is not None]
         tau = kendall_tau([r["scores"][n] for r in both], [r["truth_mean"] for r in both]) if len(both) >= 2 \
             else float("nan")
         interval = bootstrap_interval(lambda idx, both=both, n=n: kendall_tau(
             [both[k]["scores"][n] for k in idx], [both[k]["truth_mean"] for k in idx]), len(both))
-        secs = [v["seconds"] for v in st["scores"].get(n, {}).values()]
-        meta = st["score_meta"].get(n, {})
+        secs = [sum(float(np.mean([v["seconds"] for v in st["scores"].get(m, {}).values()] or [np.nan]))
+                    for m in ensembles[n])] if n in ensembles else \
+            [v["seconds"] for v in st["scores"].get(n, {}).values()]
+        meta = st["score_meta"].get(n, {}) if n not in ensembles else {"members": ensembles[n]}
         taus.append({"evaluator": n, "archs": len(both), "tau": tau, "tau_interval_90": interval,
                      "tau_vs_flops": tau_of(both, lambda r, n=n: r["scores"][n], lambda r: r["flops_m"]),
                      "tau_vs_coverage": tau_of(both, lambda r, n=n: r["scores"][n], lambda r: r["coverage"]),
@@ -893,13 +979,15 @@ def tau_of(rows: list[dict[str, Any]], x: Callable[[dict[str, Any]], Any], y: Ca
 
 
 def fidelity_note(ctx: Context, name: str, meta: dict[str, Any]) -> str:
+    if "members" in meta:
+        return ("mean score of " if name == "supernet-mean" else "mean rank over ") + ", ".join(meta["members"])
     if name == "proxy" or name.startswith("mf-r"):
         r = rung(ctx.search_config(), 0 if name == "proxy" else int(name.removeprefix("mf-r")))
         return f"rung {r.index}: {r.epochs} epoch(s) x {meta.get('train_examples', r.train_examples)} images"
     if name.startswith("supernet"):
-        n = bn_batches_of(name)
-        return f"inherited weights, BN re-estimated on {n} batches" if n else \
-            "inherited weights, supernet's BN statistics"
+        replica, n = supernet_column(name)
+        return (f"inherited weights, BN re-estimated on {n} batches" if n else
+                "inherited weights, supernet's BN statistics") + (f", replica {replica}" if replica else "")
     return {"synflow": "no training", "naswot": "no training"}.get(name, "")
 
 
@@ -1046,6 +1134,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--truth-lr", type=float, default=None)
     p.add_argument("--sn-train", type=int, default=None, help="supernet training images")
     p.add_argument("--sn-epochs", type=int, default=None)
+    p.add_argument("--sn-replicas", type=int, default=None, help="independently trained supernets (default 1): "
+                   "replica R >= 1 is DIR/supernet-rR.pt, other initial weights, batch order and paths over the same "
+                   "split, scored as columns supernet-rR and supernet-rR-bn8; the report adds their ensemble")
     p.add_argument("--sn-uniform-paths", action="store_true", help="supernet paths uniform over its space "
                    "(default: within the budget)")
     p.add_argument("--mf-rungs", type=int, nargs="*", default=None, help="multi-fidelity rungs to score at "
@@ -1078,6 +1169,7 @@ def main(argv: list[str] | None = None) -> None:
              "seeds": args.seeds, "truth_train": args.truth_train, "truth_epochs": args.truth_epochs,
              "truth_batch": args.truth_batch, "truth_lr": args.truth_lr, "sn_train": args.sn_train,
              "sn_epochs": args.sn_epochs, "sn_budget_paths": False if args.sn_uniform_paths else None,
+             "sn_replicas": args.sn_replicas,
              "mf_rungs": args.mf_rungs, "throughput_n": args.throughput_n}
     if args.mf_rungs is not None and any(k < 1 for k in args.mf_rungs):
         sys.exit("error: --mf-rungs: rungs start at 1 (rung 0 is the `proxy` column)")
@@ -1102,9 +1194,9 @@ def main(argv: list[str] | None = None) -> None:
             supernet_stage(ctx)
             report_stage(ctx, show=False)
         if args.stage == "score":
-            score_stage(ctx, list(CHEAP) + mf)
+            score_stage(ctx, cheap_columns(ctx) + mf)
         if args.stage == "all":
-            score_stage(ctx, list(CHEAP))
+            score_stage(ctx, cheap_columns(ctx))
             report_stage(ctx, show=False)
         if args.stage in ("truth", "all"):
             truth_stage(ctx, args.jobs)

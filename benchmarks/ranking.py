@@ -7,6 +7,7 @@ import math
 from typing import Callable, Sequence
 
 import numpy as np
+from scipy.stats import rankdata
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
@@ -35,6 +36,16 @@ def mean_pairwise_tau(columns: Sequence[Sequence[float]]) -> float:
     return float(np.mean(taus)) if taus else float("nan")
 
 
+def mean_rank(columns: Sequence[Sequence[float]]) -> list[float]:
+    """Each item's mean over the columns (equally long score lists) of its rank within the column, scaled to 0
+    (lowest) .. 1 (highest); tied items share their mean rank. Empty for fewer than 2 items."""
+    n = len(columns[0]) if columns else 0
+    if n < 2:
+        return []
+    ranks = np.array([rankdata(c) for c in columns])
+    return [float(x) for x in ((ranks - 1) / (n - 1)).mean(axis=0)]
+
+
 def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, draws: int = 2000, level: float = 0.9,
                        seed: int = 0) -> tuple[float, float]:
     """The central `level` interval of `statistic(indices)` over `draws` resamplings of the n items with replacement
@@ -52,4 +63,4 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, draws: 
     return float(low), float(high)
 
 
-__all__ = ["bootstrap_interval", "kendall_tau", "mean_pairwise_tau"]
+__all__ = ["bootstrap_interval", "kendall_tau", "mean_pairwise_tau", "mean_rank"]

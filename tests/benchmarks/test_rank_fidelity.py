@@ -154,3 +154,51 @@ def test_the_added_networks_get_a_tau_of_their_own():
     added = rf.added_tau(rows, lambda r: r["s"])
     assert added["archs"] == 3 and added["tau"] == 1.0 and added["tau_interval_90"][1] == 1.0
     assert rf.added_tau(rows[:4], lambda r: r["s"]) is None  # one added network: no ranking
+
+
+def test_supernet_columns_name_their_replica_and_bn_batches():
+    assert rf.supernet_column("supernet") == (0, rf.DEFAULT_BN_BATCHES)
+    assert rf.supernet_column("supernet-nobn") == (0, 0)
+    assert rf.supernet_column("supernet-bn8") == (0, 8)
+    assert rf.supernet_column("supernet-r2") == (2, rf.DEFAULT_BN_BATCHES)
+    assert rf.supernet_column("supernet-r2-bn8") == (2, 8)
+
+
+def test_replicas_are_reused_scored_and_ensembled(tmp_path):
+    src, state = _source(tmp_path)
+    (src / "supernet-r1.pt").write_bytes(b"other weights")
+    state["config"]["sn_replicas"] = 2
+    state["replicas"] = {"1": {"file": str(src / "supernet-r1.pt"), "sha256": "y"}}
+    state["score_meta"] = {"supernet-r1": {"supernet_sha256": "y"}}
+    rf.save_state(state, src)
+    copy = rf.load_state(tmp_path / "copy", {}, False, reuse=src)
+    assert (tmp_path / "copy" / "supernet-r1.pt").read_bytes() == b"other weights"
+    assert copy["replicas"]["1"]["file"] == str(tmp_path / "copy" / "supernet-r1.pt")
+    ctx = rf.Context(copy, tmp_path / "copy", 1)
+    assert rf.replica_columns(ctx) == ["supernet-r1", "supernet-r1-bn8"]
+    assert rf.ensemble_columns(ctx) == {"supernet-mean": ["supernet", "supernet-r1"],
+                                        "supernet-ens": ["supernet", "supernet-r1"],
+                                        "supernet-ens-bn8": ["supernet", "supernet-r1", "supernet-bn8",
+                                                             "supernet-r1-bn8"]}
+    # a replica column is stale when its own file changed, not when replica 0's did
+    assert rf.stale_scores({"supernet_sha256": "y", "evaluator": {"config": {"bn_batches": 0}}}, "supernet-r1",
+                           copy) is None
+    assert rf.stale_scores({"supernet_sha256": "x", "evaluator": {"config": {"bn_batches": 0}}}, "supernet-r1",
+                           copy) == "the supernet changed"
+    copy["scores"]["supernet-r1"] = {"a1": {"score": 0.3}}  # scored in the copy by replica 1's file
+    rf.save_state(copy, tmp_path / "copy")
+    assert rf.take_scores(state, tmp_path / "copy") == 1 and state["scores"]["supernet-r1"] == {"a1": {"score": 0.3}}
+    copy["scores"]["supernet-r1"]["a2"] = {"score": 0.4}
+    copy["score_meta"]["supernet-r1"]["supernet_sha256"] = "z"  # another replica file's scores are not taken
+    state["archs"].append({"name": "bin01", "arch_id": "a2"})
+    rf.save_state(copy, tmp_path / "copy")
+    assert rf.take_scores(state, tmp_path / "copy") == 0
+
+
+def test_an_ensemble_ranks_by_the_mean_rank_of_its_members():
+    rows = [{"scores": {"a": a, "b": b}} for a, b in ((0.1, 0.9), (0.2, 0.5), (0.3, None), (0.4, 0.7))]
+    # over the three rows both scored: a ranks them 0, 0.5, 1; b 1, 0, 0.5
+    assert rf.rank_mean(rows, ["a", "b"]) == [0.5, 0.25, None, 0.75]
+    assert rf.rank_mean(rows[:1], ["a", "b"]) == [None]
+    assert rf.ensemble_scores(rows, "supernet-ens", ["a", "b"]) == [0.5, 0.25, None, 0.75]
+    assert rf.ensemble_scores(rows, "supernet-mean", ["a", "b"]) == pytest.approx([0.5, 0.35, None, 0.55])

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
+from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau, mean_rank
 
 
 def test_kendall_tau_counts_concordant_pairs_and_discounts_ties():
@@ -43,3 +43,9 @@ def test_bootstrap_interval_of_a_perfect_ranking_is_a_point_and_needs_three_item
     x = np.arange(20.0)
     assert bootstrap_interval(lambda idx: kendall_tau(x[idx], x[idx]), 20, draws=200) == (1.0, 1.0)
     assert all(math.isnan(v) for v in bootstrap_interval(lambda idx: 0.0, 2))
+
+
+def test_mean_rank_averages_each_columns_scaled_ranks_and_shares_ties():
+    assert mean_rank([[3, 1, 2], [1, 2, 3]]) == [0.5, 0.25, 0.75]
+    assert mean_rank([[1, 1, 2]]) == [0.25, 0.25, 1.0]
+    assert mean_rank([[5]]) == [] and mean_rank([]) == []
