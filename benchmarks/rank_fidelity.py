@@ -33,10 +33,9 @@ processes must not write one state). Two processes started in separate sessions 
             uniform within the budget on the platform (PathSampler over that space, rejection by the profile).
             Remove DIR/supernet.pt to train it again (its scores and the throughput are then redone).
   score     every architecture scored on the search's validation split by: synflow, naswot, supernet (BN
-            as `nas search` runs it: the evaluator's default bn_batches), supernet-bn2 / -bn4 / -bn8 (BN
-            re-estimated on 2 / 4 / 8 batches; 8 was the default until the supernet's own statistics ranked
-            better), supernet-bn32 (32 batches: whether the recalibration's sample limits the ranking; earlier
-            states also hold supernet-nobn, the own statistics while they were not the default), proxy (the `train`
+            as `nas search` runs it: the evaluator's default bn_batches), supernet-nobn / -bn2 / -bn4 / -bn8 /
+            -bn32 (the supernet's own statistics, or BN re-estimated on 2 ... 32 batches; all but the default's),
+            with --sn-replicas each further replica R as supernet-rR-nobn and supernet-rR-bn8, proxy (the `train`
             evaluator as a search runs it: 1 epoch of 4000 images), mf-rK (the `train` evaluator at rung K of
             `--rungs 3 --eta 3`: nas.search.fidelity.rung gives epochs and images, the search's data_at rule the
             data); then the supernet's throughput, and how often its training updated each network
@@ -89,7 +88,8 @@ from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau, mean_rank
 
 STATE_VERSION = 1
-CHEAP = ("synflow", "naswot", "supernet", "supernet-bn2", "supernet-bn4", "supernet-bn8", "supernet-bn32", "proxy")
+BN_VIEWS = (0, 2, 4, 8, 32)  # BatchNorm statistics the first supernet is scored with (0: its own)
+REPLICA_VIEWS = (0, 8)  # and each further replica
 PROPOSAL_STEPS = 7  # width caps 0, t/6, ..., t of the proposal's nested sub-spaces
 MAX_DRAWS = 200_000
 
@@ -678,9 +678,20 @@ def bn_batches_of(name: str) -> int:
     return supernet_column(name)[1]
 
 
-def replica_columns(ctx: Context) -> list[str]:
-    """The columns of the replicas beyond the first: each with the evaluator's default BN and on 8 batches."""
-    return [f"supernet-r{r}{bn}" for r in range(1, ctx.cfg.get("sn_replicas", 1)) for bn in ("", "-bn8")]
+def view_column(replica: int, bn_batches: int) -> str:
+    """The column of supernet `replica` scored with BatchNorm re-estimated on `bn_batches` (0: its own statistics):
+    for the first supernet `supernet` when that is the evaluator's default."""
+    if replica == 0 and bn_batches == DEFAULT_BN_BATCHES:
+        return "supernet"
+    view = "nobn" if bn_batches == 0 else f"bn{bn_batches}"
+    return f"supernet-{view}" if replica == 0 else f"supernet-r{replica}-{view}"
+
+
+def supernet_columns(ctx: Context) -> list[str]:
+    """The first supernet with the evaluator's default and every other BN_VIEWS; each further replica with its own
+    statistics and on 8 batches."""
+    first = ["supernet"] + [view_column(0, n) for n in BN_VIEWS if n != DEFAULT_BN_BATCHES]
+    return first + [view_column(r, n) for r in range(1, ctx.cfg.get("sn_replicas", 1)) for n in REPLICA_VIEWS]
 
 
 def supernet_evaluator(ctx: Context, bn_batches: int = DEFAULT_BN_BATCHES, replica: int = 0) -> SupernetEvaluator:
@@ -841,7 +852,7 @@ def _score_share(out: str, spec_jsons: list[str], seed: int, barrier: Any) -> tu
 # ------------------------------------------------------------------------------------------------- report
 def cheap_columns(ctx: Context) -> list[str]:
     """The columns scored in minutes (all but multi-fidelity)."""
-    return list(CHEAP) + replica_columns(ctx)
+    return ["synflow", "naswot"] + supernet_columns(ctx) + ["proxy"]
 
 
 def columns(ctx: Context) -> list[str]:
@@ -849,17 +860,17 @@ def columns(ctx: Context) -> list[str]:
 
 
 def ensemble_columns(ctx: Context) -> dict[str, list[str]]:
-    """Ensembles of the supernet replicas (with two or more): `supernet-mean`, the mean of each replica's default
-    score (what the supernet evaluator computes for one candidate given every replica's file); `supernet-ens` and
-    `supernet-ens-bn8`, each network's mean rank among these networks (0..1) over the replicas' default columns, and
-    over those and each replica on 8 BN batches (views whose scores lie on other scales): benchmark measures of
-    whether the replicas' errors average out, not scores a search could compute for one candidate alone."""
+    """Ensembles of the supernet replicas (with two or more): `supernet-mean`, the mean of each replica's score with
+    the evaluator's default BN (what a candidate's score would be given every replica's file); `supernet-ens` and
+    `supernet-ens-views`, each network's mean rank among these networks (0..1) over the replicas' default columns, and
+    over every replica with its own statistics and on 8 batches (views whose scores lie on other scales): benchmark
+    measures of whether the replicas' errors average out, not scores a search could compute for one candidate."""
     replicas = ctx.cfg.get("sn_replicas", 1)
     if replicas < 2:
         return {}
-    own = ["supernet"] + [f"supernet-r{r}" for r in range(1, replicas)]
-    return {"supernet-mean": own, "supernet-ens": own,
-            "supernet-ens-bn8": own + ["supernet-bn8"] + [f"{n}-bn8" for n in own[1:]]}
+    default = [view_column(r, DEFAULT_BN_BATCHES) for r in range(replicas)]
+    return {"supernet-mean": default, "supernet-ens": default,
+            "supernet-ens-views": [view_column(r, n) for r in range(replicas) for n in REPLICA_VIEWS]}
 
 
 def ensemble_scores(rows: list[dict[str, Any]], name: str, members: list[str]) -> list[float | None]:
@@ -941,7 +952,13 @@ def build_report(ctx: Context) -> dict[str, Any]:
     diffs = [abs(r["truth"][0] - r["truth"][1]) for r in complete] if len(seeds) >= 2 else []
     stds = [r["truth_std"] for r in complete if r["truth_std"] is not None]
     truth_secs = [v["seconds"] for v in st["truth"].values()]
-    sn_tau = next((t["tau"] for t in taus if t["evaluator"] == "supernet"), float("nan"))
+    by_name = {t["evaluator"]: t["tau"] for t in taus}
+    replicas = c.get("sn_replicas", 1)
+    replica_taus = {str(n): [by_name.get(view_column(r, n), float("nan")) for r in range(replicas)]
+                    for n in sorted({DEFAULT_BN_BATCHES, *REPLICA_VIEWS})} if replicas > 1 else {}
+    # with replicas the target is read on their mean (what a supernet trained with this recipe gives, not one run)
+    sn_tau = float(np.mean(replica_taus[str(DEFAULT_BN_BATCHES)])) if replica_taus else by_name.get("supernet",
+                                                                                                     float("nan"))
     return {
         "config": c, "rows": rows, "taus": taus, "ceiling_tau": ceiling, "ceiling_interval_90": ceiling_interval,
         "complete_archs": len(complete), "flops_tau": flops_tau, "flops_interval_90": flops_interval,
@@ -954,7 +971,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
                    "mean_std": float(np.mean(stds)) if stds else None,
                    "seconds_per_run": float(np.mean(truth_secs)) if truth_secs else None},
         "timing": st["timing"], "supernet": {k: v for k, v in (st["supernet"] or {}).items() if k != "history"},
-        "throughput": st["throughput"], "reused_from": st.get("reused_from"),
+        "throughput": st["throughput"], "reused_from": st.get("reused_from"), "replica_taus": replica_taus,
         "target": {"supernet_tau": sn_tau, "needs": "tau >= 0.6 and >= 80 % of the ceiling",
                    "met": bool(sn_tau >= 0.6 and sn_tau >= 0.8 * ceiling) if not math.isnan(sn_tau) and
                    not math.isnan(ceiling) else None},
@@ -1047,10 +1064,23 @@ def render(rep: dict[str, Any]) -> str:
                   f"unit at its width or wider). The stand-alone accuracy against it: tau "
                   f"{fmt(rep.get('coverage_tau'))}; a score that follows it more than the accuracy does ranks how "
                   f"well the supernet trained a network rather than how good the network is."]
+    reps = rep.get("replica_taus") or {}
+    if reps:
+        count = len(next(iter(reps.values())))
+        lines += ["", f"The supernet trained {count} times with the same recipe (replicas: other initial weights, "
+                  f"batch order and paths over the same split; tau of each against the stand-alone mean):", "",
+                  "| BN statistics | " + " | ".join(f"replica {r}" for r in range(count)) + " | mean | range |",
+                  "|---|" + "---|" * (count + 2)]
+        for n, values in reps.items():
+            what = "own" if n == "0" else f"re-estimated on {n} batches"
+            lines.append(f"| {what}{' (default)' if int(n) == DEFAULT_BN_BATCHES else ''} | "
+                         + " | ".join(fmt(v) for v in values) + f" | {fmt(float(np.mean(values)))} | "
+                         f"{fmt(float(np.max(values)) - float(np.min(values)))} |")
     tg = rep["target"]
     lines += ["", f"Target (supernet tau >= 0.6 and >= 80 % of the ceiling): "
               f"{'met' if tg['met'] else 'not met' if tg['met'] is not None else 'pending'} "
-              f"(supernet tau {fmt(tg['supernet_tau'])})", ""]
+              f"(supernet tau {fmt(tg['supernet_tau'])}" + (", the mean over its replicas with the default BN"
+                                                             if reps else "") + ")", ""]
     rc, sp = rep["recipe"], rep["spread"]
     if rep.get("reused_from"):
         lines += [f"Architectures, supernet and evaluator scores reused from {rep['reused_from']} (--reuse); "

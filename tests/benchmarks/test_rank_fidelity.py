@@ -162,6 +162,10 @@ def test_supernet_columns_name_their_replica_and_bn_batches():
     assert rf.supernet_column("supernet-bn8") == (0, 8)
     assert rf.supernet_column("supernet-r2") == (2, rf.DEFAULT_BN_BATCHES)
     assert rf.supernet_column("supernet-r2-bn8") == (2, 8)
+    assert rf.supernet_column("supernet-r2-nobn") == (2, 0)
+    for replica, bn in ((0, 0), (0, 8), (0, rf.DEFAULT_BN_BATCHES), (3, 0), (3, 8)):
+        assert rf.supernet_column(rf.view_column(replica, bn)) == (replica, bn)
+    assert rf.view_column(0, rf.DEFAULT_BN_BATCHES) == "supernet"
 
 
 def test_replicas_are_reused_scored_and_ensembled(tmp_path):
@@ -175,21 +179,26 @@ def test_replicas_are_reused_scored_and_ensembled(tmp_path):
     assert (tmp_path / "copy" / "supernet-r1.pt").read_bytes() == b"other weights"
     assert copy["replicas"]["1"]["file"] == str(tmp_path / "copy" / "supernet-r1.pt")
     ctx = rf.Context(copy, tmp_path / "copy", 1)
-    assert rf.replica_columns(ctx) == ["supernet-r1", "supernet-r1-bn8"]
-    assert rf.ensemble_columns(ctx) == {"supernet-mean": ["supernet", "supernet-r1"],
-                                        "supernet-ens": ["supernet", "supernet-r1"],
-                                        "supernet-ens-bn8": ["supernet", "supernet-r1", "supernet-bn8",
-                                                             "supernet-r1-bn8"]}
+    assert rf.supernet_columns(ctx)[-2:] == ["supernet-r1-nobn", "supernet-r1-bn8"]
+    assert rf.supernet_columns(ctx)[0] == "supernet" and len(set(rf.supernet_columns(ctx))) == 7
+    default = rf.view_column(1, rf.DEFAULT_BN_BATCHES)
+    assert rf.ensemble_columns(ctx) == {"supernet-mean": ["supernet", default], "supernet-ens": ["supernet", default],
+                                        "supernet-ens-views": [rf.view_column(0, 0), rf.view_column(0, 8),
+                                                               "supernet-r1-nobn", "supernet-r1-bn8"]}
     # a replica column is stale when its own file changed, not when replica 0's did
-    assert rf.stale_scores({"supernet_sha256": "y", "evaluator": {"config": {"bn_batches": 0}}}, "supernet-r1",
+    assert rf.stale_scores({"supernet_sha256": "y", "evaluator": {"config": {"bn_batches": 0}}}, "supernet-r1-nobn",
                            copy) is None
-    assert rf.stale_scores({"supernet_sha256": "x", "evaluator": {"config": {"bn_batches": 0}}}, "supernet-r1",
+    assert rf.stale_scores({"supernet_sha256": "x", "evaluator": {"config": {"bn_batches": 0}}}, "supernet-r1-nobn",
                            copy) == "the supernet changed"
-    copy["scores"]["supernet-r1"] = {"a1": {"score": 0.3}}  # scored in the copy by replica 1's file
+    assert rf.stale_scores({"supernet_sha256": "y", "evaluator": {"config": {"bn_batches": 0}}}, "supernet-r1-bn8",
+                           copy) == "the evaluator's BN batches changed"
+    copy["scores"]["supernet-r1-bn8"] = {"a1": {"score": 0.3}}  # scored in the copy by replica 1's file
+    copy["score_meta"]["supernet-r1-bn8"] = {"supernet_sha256": "y"}
     rf.save_state(copy, tmp_path / "copy")
-    assert rf.take_scores(state, tmp_path / "copy") == 1 and state["scores"]["supernet-r1"] == {"a1": {"score": 0.3}}
-    copy["scores"]["supernet-r1"]["a2"] = {"score": 0.4}
-    copy["score_meta"]["supernet-r1"]["supernet_sha256"] = "z"  # another replica file's scores are not taken
+    assert rf.take_scores(state, tmp_path / "copy") == 1
+    assert state["scores"]["supernet-r1-bn8"] == {"a1": {"score": 0.3}}
+    copy["scores"]["supernet-r1-bn8"]["a2"] = {"score": 0.4}
+    copy["score_meta"]["supernet-r1-bn8"]["supernet_sha256"] = "z"  # another replica file's scores are not taken
     state["archs"].append({"name": "bin01", "arch_id": "a2"})
     rf.save_state(copy, tmp_path / "copy")
     assert rf.take_scores(state, tmp_path / "copy") == 0
