@@ -46,8 +46,9 @@ from nas.evaluators.training import proxy_inputs, recalibrate_bn
 #: seen (commit 0519dfe): switch from 8 only if, over the 13 networks the rank-fidelity benchmark added later, the
 #: own statistics rank better by >= 0.2 Kendall tau with their 90% interval above 0. With the supernet whose input
 #: channels go by id: 0.513 (0.14 to 0.81) against 0.308; over all 26 networks 0.470 against 0.424, in half the time.
-#: Over the 33 networks the benchmark has now the two are level (0.401 / 0.412): the own statistics stay, being
-#: as good in half the time (and stable across validation samples, benchmarks/score_noise.py).
+#: Over the 33 networks the benchmark has now the two are level (0.401 / 0.412), and over five supernets trained
+#: with the same recipe (replicas) too (mean 0.285 / 0.289, each 0.12-0.44 / 0.15-0.41): the own statistics stay,
+#: being as good in half the time (and stable across validation samples, benchmarks/score_noise.py).
 DEFAULT_BN_BATCHES = 0
 _RECAL_STREAM = 3  # numpy stream [seed, 3] draws the BatchNorm images (the training evaluator's stream number)
 
