@@ -233,7 +233,7 @@ def take_scores(state: dict[str, Any], source: Path) -> int:
     taken = 0
     for name, by_arch in other["scores"].items():
         if name.startswith("supernet") and other["score_meta"].get(name, {}).get("supernet_sha256") != \
-                (supernet_record(state, supernet_column(name)[0]) or {}).get("sha256"):
+                column_sha(state, name):
             continue  # scored by another supernet file
         mine = state["scores"].setdefault(name, {})
         for arch_id, score in by_arch.items():
@@ -665,8 +665,8 @@ def training_coverage(ctx: Context) -> None:
 # ------------------------------------------------------------------------------------------------- scores
 def supernet_column(name: str) -> tuple[int, int]:
     """(replica, BN recalibration batches) of a supernet column: `supernet` replica 0 with the evaluator's default,
-    `supernet-bnN` N batches, `supernet-nobn` 0 (the supernet's own running statistics); `supernet-rR` and
-    `supernet-rR-bnN` the same for replica R."""
+    `supernet-bnN` N batches, `supernet-nobn` 0 (the supernet's own running statistics); `supernet-rR-nobn` and
+    `supernet-rR-bnN` the same for replica R (view_column names them)."""
     parts = name.split("-")[1:]
     replica = int(parts.pop(0)[1:]) if parts and parts[0].startswith("r") else 0
     if not parts:
@@ -674,8 +674,9 @@ def supernet_column(name: str) -> tuple[int, int]:
     return replica, 0 if parts[0] == "nobn" else int(parts[0].removeprefix("bn"))
 
 
-def bn_batches_of(name: str) -> int:
-    return supernet_column(name)[1]
+def column_sha(state: dict[str, Any], name: str) -> str | None:
+    """The sha256 of the supernet file that supernet column `name` is scored with (None: not trained yet)."""
+    return (supernet_record(state, supernet_column(name)[0]) or {}).get("sha256")
 
 
 def view_column(replica: int, bn_batches: int) -> str:
@@ -734,10 +735,9 @@ def stale_scores(meta: dict[str, Any] | None, name: str, state: dict[str, Any]) 
     None when it still does or is not a supernet column."""
     if not name.startswith("supernet") or not meta:
         return None
-    sha = (supernet_record(state, supernet_column(name)[0]) or {}).get("sha256")
-    if meta.get("supernet_sha256") not in (None, sha):
+    if meta.get("supernet_sha256") not in (None, column_sha(state, name)):
         return "the supernet changed"
-    if meta["evaluator"]["config"].get("bn_batches") != bn_batches_of(name):
+    if meta["evaluator"]["config"].get("bn_batches") != supernet_column(name)[1]:
         return "the evaluator's BN batches changed"
     return None
 
