@@ -873,10 +873,15 @@ def ensemble_columns(ctx: Context) -> dict[str, list[str]]:
             "supernet-ens-views": [view_column(r, n) for r in range(replicas) for n in REPLICA_VIEWS]}
 
 
+def ensemble_of_scores(name: str) -> bool:
+    """Whether ensemble column `name` averages its members' scores (`supernet-mean`) rather than their ranks."""
+    return name == "supernet-mean"
+
+
 def ensemble_scores(rows: list[dict[str, Any]], name: str, members: list[str]) -> list[float | None]:
     """An ensemble column's score of each row (None where a member has not scored it): the members' mean score for
     `supernet-mean`, their mean rank for the others."""
-    if name != "supernet-mean":
+    if not ensemble_of_scores(name):
         return rank_mean(rows, members)
     return [float(np.mean([r["scores"][m] for m in members])) if all(r["scores"].get(m) is not None for m in members)
             else None for r in rows]
@@ -935,8 +940,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
             else float("nan")
         interval = bootstrap_interval(lambda idx, both=both, n=n: kendall_tau(
             [both[k]["scores"][n] for k in idx], [both[k]["truth_mean"] for k in idx]), len(both))
-        secs = [sum(float(np.mean([v["seconds"] for v in st["scores"].get(m, {}).values()] or [np.nan]))
-                    for m in ensembles[n])] if n in ensembles else \
+        secs = [sum(column_seconds(st, m) for m in ensembles[n])] if n in ensembles else \
             [v["seconds"] for v in st["scores"].get(n, {}).values()]
         meta = st["score_meta"].get(n, {}) if n not in ensembles else {"members": ensembles[n]}
         taus.append({"evaluator": n, "archs": len(both), "tau": tau, "tau_interval_90": interval,
@@ -978,6 +982,12 @@ def build_report(ctx: Context) -> dict[str, Any]:
     }
 
 
+def column_seconds(state: dict[str, Any], name: str) -> float:
+    """Mean seconds per network of a scored column (NaN before any score)."""
+    secs = [v["seconds"] for v in state["scores"].get(name, {}).values()]
+    return float(np.mean(secs)) if secs else float("nan")
+
+
 def added_tau(rows: list[dict[str, Any]], score: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
     """tau and its interval over the networks of the later draws alone (a run that grew its --archs): networks no
     figure was seen on when the run was grown, so a column's tau there is a check on its tau over the first ones."""
@@ -997,7 +1007,7 @@ def tau_of(rows: list[dict[str, Any]], x: Callable[[dict[str, Any]], Any], y: Ca
 
 def fidelity_note(ctx: Context, name: str, meta: dict[str, Any]) -> str:
     if "members" in meta:
-        return ("mean score of " if name == "supernet-mean" else "mean rank over ") + ", ".join(meta["members"])
+        return ("mean score of " if ensemble_of_scores(name) else "mean rank over ") + ", ".join(meta["members"])
     if name == "proxy" or name.startswith("mf-r"):
         r = rung(ctx.search_config(), 0 if name == "proxy" else int(name.removeprefix("mf-r")))
         return f"rung {r.index}: {r.epochs} epoch(s) x {meta.get('train_examples', r.train_examples)} images"
