@@ -68,14 +68,15 @@ from nas.data import load_dataset, prepare_proxy
 from nas.evaluators import SearchSettings, proxy_spec, search_evaluator
 from nas.evaluators.supernet import (PathSampler, SupernetEvaluator, SupernetRun, epoch_paths, file_sha256,
                                      prepare_data, read_supernet, resume_state, train_supernet)
+from nas.evaluators.supernet.distill import DEFAULT_DISTILL_WEIGHT
 from nas.evaluators.supernet.evaluator import DEFAULT_BN_BATCHES
 from nas.evaluators.supernet.train import path_sampler, sampling_space
 from nas.evaluators.training import top1
 from nas.search.config import SearchConfig
 from nas.search.fidelity import rung
 from nas.views.source import source_from_arch
-from nas.views.train import (CHECKPOINT_FILE, FINAL_FILE, METRICS_FILE, Recipe, RunSetup, prepare_out_dir,
-                             read_checkpoint, train_network)
+from nas.views.train import (CHECKPOINT_FILE, FINAL_FILE, METRICS_FILE, Recipe, RunSetup, load_teacher,
+                             prepare_out_dir, read_checkpoint, train_network)
 from nas.views.train.checkpoint import read_torch
 from nas.views.train.loop import CHANNELS, VAL_FRACTION
 from search_space.cost import cost
@@ -105,7 +106,8 @@ DEFAULTS: dict[str, Any] = {
     "lat_range": [0.6, 1.0], "width_frac": 0.3,
     "seeds": [0, 1], "truth_train": 36000, "truth_epochs": 1, "truth_batch": 64, "truth_lr": None,
     "truth_val": 1000, "truth_test": None,
-    "sn_train": 32000, "sn_epochs": 4, "sn_budget_paths": True, "sn_replicas": 1,
+    "sn_train": 32000, "sn_epochs": 4, "sn_budget_paths": True, "sn_replicas": 1, "sn_teacher": None,
+    "sn_distill_weight": None,
     "search_train": None, "search_val": None, "rungs": 3, "eta": 3, "mf_rungs": [1, 2],
     "throughput_n": 30, "timing_examples": 2048,
 }
@@ -176,6 +178,9 @@ def merge_settings(cfg: dict[str, Any], given: dict[str, Any], changeable: tuple
 #: Settings of the ground truth alone: a run started with --reuse may change these (and the MUTABLE ones: a longer
 #: supernet continues the copied file, its scores are then redone).
 TRUTH_SETTINGS = ("seeds", "truth_train", "truth_epochs", "truth_batch", "truth_lr", "truth_val", "truth_test")
+#: Settings of the supernet's training alone: a run started with --reuse may change these; it then trains its
+#: supernets again (the copied ones, their scores and throughput are left behind) and keeps the ground truth.
+SUPERNET_SETTINGS = ("sn_teacher", "sn_distill_weight")
 
 
 def read_state(folder: Path, option: str) -> dict[str, Any]:
@@ -189,14 +194,24 @@ def read_state(folder: Path, option: str) -> dict[str, Any]:
 def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, Any]:
     """A new state for `out` holding `source`'s architectures, supernet (its file copied into `out`), scores and
     throughput, with the ground truth to train again under the given truth settings: the evaluators' columns do not
-    depend on the ground truth, so another recipe or more seeds need not redo them."""
+    depend on the ground truth, so another recipe or more seeds need not redo them. Given other supernet settings
+    (SUPERNET_SETTINGS) instead, the supernets are trained again and their columns scored again, and the ground truth
+    and the other columns stay (unless truth settings change too)."""
     old = read_state(source, f"--reuse {source}")
     if source.resolve() == out.resolve():
         sys.exit("error: --reuse names the run's own folder; give another --out")
     cfg = dict(old["config"])
-    merge_settings(cfg, given, TRUTH_SETTINGS + MUTABLE, f"the reused run in {source}",
-                   "--reuse keeps everything but the ground truth's settings, --mf-rungs, --sn-epochs and --archs")
+    merge_settings(cfg, given, TRUTH_SETTINGS + MUTABLE + SUPERNET_SETTINGS, f"the reused run in {source}",
+                   "--reuse keeps everything but the ground truth's and the supernet's settings, --mf-rungs, "
+                   "--sn-epochs and --archs")
+    changed = {k for k in set(cfg) | set(old["config"]) if cfg.get(k) != old["config"].get(k)}
     out.mkdir(parents=True, exist_ok=True)
+    if changed & set(SUPERNET_SETTINGS):
+        kept = {k: v for k, v in old["scores"].items() if not k.startswith("supernet")}
+        meta = {k: v for k, v in old["score_meta"].items() if not k.startswith("supernet")}
+        return {**old, "config": cfg, "supernet": None, "replicas": {}, "scores": kept, "score_meta": meta,
+                "throughput": None, "coverage": None, "reused_from": str(source),
+                **({"truth": {}, "recipe": None, "timing": None} if changed & set(TRUTH_SETTINGS) else {})}
 
     def copied(record: dict[str, Any] | None) -> dict[str, Any] | None:
         if not record:
@@ -253,6 +268,7 @@ class Context:
         self._data: dict[int, Any] = {}
         self._ds: Any = None
         self._profile: Any = None
+        self._teacher: Any = None
 
     def save(self) -> None:
         save_state(self.state, self.out)
@@ -262,6 +278,13 @@ class Context:
         if self._ds is None:
             self._ds = load_dataset(self.cfg["dataset"])
         return self._ds
+
+    @property
+    def teacher(self) -> Any:
+        """The network the supernets distil from (sn_teacher; None: they train on the labels alone)."""
+        if self._teacher is None and self.cfg.get("sn_teacher"):
+            self._teacher = load_teacher(self.cfg["sn_teacher"])
+        return self._teacher
 
     @property
     def profile(self) -> Any:
@@ -540,6 +563,9 @@ def finished_run(run_dir: Path) -> dict[str, Any]:
 def supernet_run(ctx: Context, replica: int = 0) -> SupernetRun:
     c = ctx.cfg
     paths = dict(platform=c["platform"], budget_ms=c["budget_ms"]) if c["sn_budget_paths"] else {}
+    if ctx.teacher is not None:
+        paths.update(teacher=str(ctx.teacher.path), teacher_sha256=ctx.teacher.sha256,
+                     distill_weight=c["sn_distill_weight"])
     return SupernetRun(dataset=ctx.ds.spec, proxy_resolution=c["proxy_resolution"], train_examples=c["sn_train"],
                        val_examples=c["search_val"], seed=c["search_seed"], replica=replica,
                        resolution=c["resolution"], **paths)
@@ -598,10 +624,18 @@ def train_replica(ctx: Context, replica: int) -> None:
             start = time.perf_counter()
 
     result = train_supernet(run, c["sn_epochs"], data, path, space=space, resume=resume, threads=ctx.threads,
-                            sampler=sampler, progress=progress)
+                            sampler=sampler, progress=progress, teacher=ctx.teacher)
     record_supernet(ctx, path, space, time.perf_counter() - wall, replica)
     print(f"supernet: {result.epochs_done} epochs, {result.seconds:.0f} s training, {result.params_m:.1f} M "
           f"parameters", flush=True)
+
+
+def distilled(run: dict[str, Any]) -> str:
+    """How a supernet's training used a teacher ('' without one)."""
+    if not run.get("teacher"):
+        return ""
+    return (f", distilled from {run['teacher']} (sha256 {run['teacher_sha256'][:12]}) at weight "
+            f"{run['distill_weight']:g}")
 
 
 def describe_space(space: SearchSpace) -> str:
@@ -1112,7 +1146,8 @@ def render(rep: dict[str, Any]) -> str:
                      f"({sn['steps']} steps of {sn['batch_size']}), space {sn['space']}, paths "
                      + (f"uniform within {sn['run']['budget_ms']:g} ms on {sn['run']['platform']} "
                         f"({sn['paths_accepted']} of {sn['paths_drawn']} drawn)" if sn["run"].get("budget_ms")
-                        else "uniform") + f"; training {sn['seconds']:.0f} s ({sn['seconds'] / 60:.1f} min) at "
+                        else "uniform") + distilled(sn["run"])
+                     + f"; training {sn['seconds']:.0f} s ({sn['seconds'] / 60:.1f} min) at "
                      f"{c['proxy_resolution']} px; last epoch's training accuracy of the sampled paths "
                      f"{fmt(sn.get('last_train_accuracy'))}; file {sn['file_mb']:.0f} MB.")
     tp = rep["throughput"]
@@ -1177,6 +1212,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sn-replicas", type=int, default=None, help="independently trained supernets (default 1): "
                    "replica R >= 1 is DIR/supernet-rR.pt, other initial weights, batch order and paths over the same "
                    "split, scored as columns supernet-rR and supernet-rR-bn8; the report adds their ensemble")
+    p.add_argument("--sn-teacher", default=None, metavar="DIR", help="the supernets distil from this finished `nas "
+                   "train` run (same proxy task and split; default: none)")
+    p.add_argument("--sn-distill-weight", type=float, default=None, help="share of the supernet's loss that is the "
+                   "teacher's (default 0.5 with --sn-teacher)")
     p.add_argument("--sn-uniform-paths", action="store_true", help="supernet paths uniform over its space "
                    "(default: within the budget)")
     p.add_argument("--mf-rungs", type=int, nargs="*", default=None, help="multi-fidelity rungs to score at "
@@ -1210,6 +1249,9 @@ def main(argv: list[str] | None = None) -> None:
              "truth_batch": args.truth_batch, "truth_lr": args.truth_lr, "sn_train": args.sn_train,
              "sn_epochs": args.sn_epochs, "sn_budget_paths": False if args.sn_uniform_paths else None,
              "sn_replicas": args.sn_replicas,
+             "sn_teacher": str(Path(args.sn_teacher).absolute()) if args.sn_teacher else None,
+             "sn_distill_weight": args.sn_distill_weight if args.sn_distill_weight is not None or not args.sn_teacher
+             else DEFAULT_DISTILL_WEIGHT,
              "mf_rungs": args.mf_rungs, "throughput_n": args.throughput_n}
     if args.mf_rungs is not None and any(k < 1 for k in args.mf_rungs):
         sys.exit("error: --mf-rungs: rungs start at 1 (rung 0 is the `proxy` column)")

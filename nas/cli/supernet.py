@@ -44,15 +44,22 @@ def train(
                                           "same split (default 0): other initial weights, batch order and paths."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size (default 64)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 0.05)."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil from this finished `nas train` run (DIR "
+                                          "or DIR/final.pt) on the same proxy task and --seed: its soft targets "
+                                          "teach every path as well as the labels."),
+    distill_weight: Optional[float] = typer.Option(None, "--distill-weight", help="Share of the loss that is the "
+                                                   "teacher's (default 0.5 with --teacher)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (default: torch's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the supernet in --out exactly (to --epochs)."),
     json_out: bool = typer.Option(False, "--json", help="Print the file's summary as one JSON object."),
 ) -> None:
     """Train one supernet over the default search space, one uniformly drawn path per step (only paths within
-    the budget with --platform/--budget); a checkpoint every epoch in --out; --resume continues it."""
-    from nas.evaluators.supernet import (SupernetRun, check_out, prepare_data, read_supernet,
-                                         resume_state, train_supernet)
+    the budget with --platform/--budget), optionally distilling from a --teacher; a checkpoint every epoch in --out;
+    --resume continues it."""
+    from nas.evaluators.supernet import (DEFAULT_DISTILL_WEIGHT, SupernetRun, check_out, check_teacher, prepare_data,
+                                         read_supernet, resume_state, train_supernet)
     from nas.search.budget import parse_budget
+    from nas.views.train import load_teacher
 
     path = Path(out).expanduser().absolute()
     if threads is not None and threads < 1:
@@ -65,30 +72,46 @@ def train(
     check_out(path, resume)
     started = time.perf_counter()
     state = None
+    mentor = None
     if resume:
         given = {"train-examples": train_examples, "platform": platform, "budget": budget_ms,
                  "resolution": resolution, "proxy-resolution": proxy_resolution, "seed": seed,
-                 "replica": replica, "batch-size": batch_size, "lr": lr}
+                 "replica": replica, "batch-size": batch_size, "lr": lr, "distill-weight": distill_weight,
+                 "teacher": None if teacher is None else str(load_teacher(teacher).path)}
         run, state, data, epochs = resume_state(path, epochs, given, dataset)
+        if run.teacher is not None:
+            mentor = load_teacher(run.teacher, run.teacher_sha256)
     else:
         if epochs is None:
             raise UserError("--epochs is required (how many passes over the training split)")
+        if teacher is not None:
+            mentor = load_teacher(teacher)
+        elif distill_weight is not None:
+            raise UserError("--distill-weight needs --teacher (the network whose soft targets are mixed in)")
         given = dict(train_examples=train_examples, platform=platform, budget_ms=budget_ms, resolution=resolution,
                      proxy_resolution=proxy_resolution, seed=seed, replica=replica, batch_size=batch_size, lr=lr)
+        if mentor is not None:
+            given.update(teacher=str(mentor.path), teacher_sha256=mentor.sha256,
+                         distill_weight=DEFAULT_DISTILL_WEIGHT if distill_weight is None else distill_weight)
         run = SupernetRun(dataset=dataset or "fashion-mnist", **{k: v for k, v in given.items() if v is not None})
         data, ds = prepare_data(run)
         run = SupernetRun.from_dict({**run.to_dict(), "dataset": ds.spec})
+    if mentor is not None:
+        check_teacher(run, mentor, data)  # before any training: another task or split is one line
     first = state.epochs_done if state is not None else 0
     out_print = console()
     if not json_out:
         paths = f"paths within {run.budget_ms:g} ms on {run.platform} at {run.resolution} px" \
             if run.budget_ms is not None else "uniform paths"
+        if mentor is not None:
+            paths += f", distilling from {mentor.spec.name or mentor.spec.arch_id} at weight {run.distill_weight:g}"
         out_print.print(f"training a supernet on {run.dataset} at {run.proxy_resolution} px: {len(data.train)} "
                         f"train images, {epochs} epochs, batch {run.batch_size}, lr {run.lr:g}, {paths}"
                         + (f" (resuming after epoch {state.epochs_done})" if state is not None else ""))
     try:
         with ProgressBar(enabled=not json_out, description="supernet") as bar:
-            result = train_supernet(run, epochs, data, path, resume=state, threads=threads, progress=bar)
+            result = train_supernet(run, epochs, data, path, resume=state, threads=threads, progress=bar,
+                                    teacher=mentor)
     except KeyboardInterrupt:
         print(f"error: interrupted; the last finished epoch is kept in {path} (continue with `nas supernet train "
               f"--out {path} --resume`)", file=sys.stderr)

@@ -82,6 +82,12 @@ class TensorSplit:
 
         Without a proxy the images are the stored uint8 (B, C, H, W). `shuffle` draws one fixed permutation from `seed`.
         """
+        for idx in self.batch_indices(batch_size, shuffle, seed, drop_last):
+            yield self.batch_at(idx, proxy, device)
+
+    def batch_indices(self, batch_size: int, shuffle: bool = False, seed: Seed = 0,
+                      drop_last: bool = False) -> Iterator[torch.Tensor]:
+        """The int64 indices of each batch `batches` yields (the same arguments give the same batches)."""
         if batch_size < 1:
             raise DatasetError(f"bad batch size {batch_size}: must be at least 1")
         n = len(self)
@@ -89,13 +95,17 @@ class TensorSplit:
         order_t = torch.as_tensor(order, dtype=torch.int64).to(self.labels.device)
         stop = n - n % batch_size if drop_last else n
         for start in range(0, stop, batch_size):
-            idx = order_t[start:start + batch_size]
-            images = self.images.index_select(0, idx)
-            labels = self.labels.index_select(0, idx)
-            if device is not None:
-                images = images.to(device, non_blocking=True)
-                labels = labels.to(device, non_blocking=True)
-            yield (proxy.apply(images) if proxy is not None else images), labels
+            yield order_t[start:start + batch_size]
+
+    def batch_at(self, idx: torch.Tensor, proxy: ProxyTask | None = None,
+                 device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) of the examples at `idx`, made as `batches` makes them."""
+        images = self.images.index_select(0, idx)
+        labels = self.labels.index_select(0, idx)
+        if device is not None:
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+        return (proxy.apply(images) if proxy is not None else images), labels
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: Seed) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,23 @@ def test_reuse_keeps_architectures_supernet_and_scores_and_trains_the_truth_agai
     assert rf.load_state(out, {}, False, reuse=src)["truth"] == {"a1/s0": {"test_accuracy": 0.9}}
 
 
+def test_reuse_with_another_supernet_recipe_keeps_the_truth_and_trains_the_supernets_again(tmp_path):
+    src, old = _source(tmp_path)
+    old["scores"]["proxy"] = {"a1": {"score": 0.7}}
+    old["replicas"] = {"1": {"file": str(src / "supernet.pt"), "sha256": "x"}}
+    (src / "state.json").write_text(json.dumps(old))
+    out = tmp_path / "kd"
+    state = rf.load_state(out, {"sn_teacher": "/t/final.pt", "sn_distill_weight": 0.5}, False, reuse=src)
+    assert state["truth"] == old["truth"] and state["recipe"] == old["recipe"] and state["timing"] == old["timing"]
+    assert state["supernet"] is None and state["replicas"] == {} and state["throughput"] is None
+    assert state["scores"] == {"proxy": {"a1": {"score": 0.7}}}  # the supernet's columns are scored again
+    assert state["config"]["sn_teacher"] == "/t/final.pt" and not (out / "supernet.pt").exists()
+    # other truth settings as well: the truth is trained again too
+    both = rf.load_state(tmp_path / "both", {"sn_teacher": "/t/final.pt", "truth_epochs": 3}, False, reuse=src)
+    assert both["truth"] == {} and both["supernet"] is None
+    assert json.loads((src / "state.json").read_text()) == old
+
+
 def test_reuse_refuses_a_setting_that_would_change_the_scores(tmp_path, capsys):
     src, _ = _source(tmp_path)
     with pytest.raises(SystemExit) as exc:

@@ -187,7 +187,9 @@ class SupernetEvaluator(Evaluator):
                    "seed": sf.task.seed, "replica": run.get("replica", 0), "space": sf.space.name,
                    "params_m": round(self.supernet.params_m(), 3),
                    "paths": ("uniform" if run.get("budget_ms") is None else
-                             f"uniform within {run['budget_ms']:g} ms on {run['platform']}")}
+                             f"uniform within {run['budget_ms']:g} ms on {run['platform']}"),
+                   "teacher": None if not run.get("teacher") else
+                   {"file": run["teacher"], "sha256": run["teacher_sha256"], "distill_weight": run["distill_weight"]}}
         return {**super().describe(), "supernet": trained}
 
     # ------------------------------------------------------------------------------------------- checks

@@ -80,6 +80,8 @@ class SupernetFile:
         """One line: 'supernet over <space> trained 3/3 epochs on fashion-mnist at 32 px (4000 images) (FILE)'."""
         budget = f", paths within {self.run['budget_ms']:g} ms on {self.run['platform']}" \
             if self.run.get("budget_ms") else ", uniform paths"
+        if self.run.get("teacher"):
+            budget += f", distilled from {self.run['teacher']}"
         return (f"supernet over the {self.space.name} space trained {self.epochs_done}/{self.epochs} epochs on "
                 f"{self.task.dataset} at {self.task.resolution} px ({self.task.train_examples} images{budget}) "
                 f"({self.path})")

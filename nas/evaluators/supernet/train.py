@@ -6,7 +6,8 @@ label smoothing; weights the step did not use get no gradient, so neither moment
 With a platform and a budget, paths are drawn uniformly among the members whose predicted latency for the
 deployment input (`resolution`, the dataset's classes) is within the budget: candidates are drawn uniformly and those
 over the budget rejected (estimated in chunks with the platform's latency profile), so every accepted path is a
-uniform draw from the feasible part of the space.
+uniform draw from the feasible part of the space. With a teacher (a stand-alone network trained by `nas train` on
+the same split), each step's loss also pulls the path toward the teacher's predictions (`distill`).
 
 Batch order and paths of an epoch come from generators derived from (seed, epoch) alone, and the file written after
 every epoch holds the weights, the optimiser state and the step count, so a resumed run computes what an
@@ -26,7 +27,6 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from search_space.errors import UserError
 from search_space.progress import ProgressFn
@@ -38,6 +38,7 @@ from nas.data.proxy import DEFAULT_VAL_FRACTION, ProxyData, prepare_proxy
 from nas.data.registry import load_dataset
 from nas.evaluators.base import torch_threads
 from nas.evaluators.supernet import store
+from nas.evaluators.supernet.distill import Teacher, distill_loss, teacher_logits
 from nas.evaluators.supernet.model import Supernet, SupernetError
 
 CHANNELS = 3  # the search's proxy networks take 3 channels (gray images replicated)
@@ -62,6 +63,8 @@ class SupernetRun:
     that platform's profile (`predictor`, default the profile's) for the deployment input `resolution` is within the
     budget. Optimiser: SGD (Nesterov) at peak `lr` after `warmup_fraction` of the steps, cosine to 0, `weight_decay`
     on conv / linear weights, `label_smoothing`, `batch_size`.
+    Distillation: with `teacher` (a `nas train` weights file, whose sha256 is `teacher_sha256`), each step's loss mixes
+    the teacher's soft targets in at `distill_weight` (`distill.distill_loss`; 0 without a teacher).
     """
 
     dataset: str
@@ -82,6 +85,9 @@ class SupernetRun:
     warmup_fraction: float = 0.02
     label_smoothing: float = 0.1
     channels_last: bool = False
+    teacher: str | None = None
+    teacher_sha256: str | None = None
+    distill_weight: float = 0.0
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:
@@ -103,6 +109,9 @@ class SupernetRun:
         need(self.weight_decay >= 0, "weight-decay", "must be non-negative")
         need(0.0 <= self.warmup_fraction < 1.0, "warmup-fraction", "must be in [0, 1)")
         need(0.0 <= self.label_smoothing < 1.0, "label-smoothing", "must be in [0, 1)")
+        need((self.teacher is None) == (self.teacher_sha256 is None), "teacher", "a teacher needs its file's sha256")
+        need(0.0 <= self.distill_weight <= 1.0, "distill-weight", "must be in [0, 1]")
+        need(self.teacher is not None or self.distill_weight == 0.0, "distill-weight", "needs --teacher")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -257,6 +266,20 @@ def resume_state(out: Path, epochs: int | None, given: Mapping[str, Any], datase
     return run, sf, data, target
 
 
+def check_teacher(run: SupernetRun, teacher: Teacher | None, data: ProxyData) -> None:
+    """SupernetTrainError unless `teacher` is the run's teacher (its file unchanged) and can teach on `data`."""
+    if teacher is None:
+        if run.teacher is not None:
+            raise SupernetTrainError(f"the run distils from {run.teacher}; give its teacher network")
+        return
+    if run.teacher_sha256 != teacher.sha256:
+        raise SupernetTrainError(f"--teacher {teacher.path}: not the file the run distils from ({run.teacher}, sha256 "
+                                 f"{(run.teacher_sha256 or 'none')[:16]}...; this one {teacher.sha256[:16]}...)")
+    problem = teacher.problem_with(data.task)
+    if problem is not None:
+        raise SupernetTrainError(f"--teacher {teacher.path}: {problem}")
+
+
 # ------------------------------------------------------------------------------------------------- loop
 def lr_at(step: int, total: int, run: SupernetRun) -> float:
     """Learning rate of optimiser step `step` (0-based) of `total`: linear warm-up, then cosine to 0."""
@@ -281,9 +304,10 @@ def _threads(threads: int | None) -> contextlib.AbstractContextManager[None]:
 def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Path, *,
                    space: SearchSpace | None = None, resume: store.SupernetFile | None = None,
                    threads: int | None = None, progress: ProgressFn | None = None,
-                   sampler: PathSampler | None = None) -> SupernetTrainResult:
+                   sampler: PathSampler | None = None, teacher: Teacher | None = None) -> SupernetTrainResult:
     """Train the supernet over `space` (default: `default_space()`) on `data` for `epochs` epochs into the file
-    `out` (rewritten after every epoch); `resume` (from resume_state) continues a run from its last epoch.
+    `out` (rewritten after every epoch); `resume` (from resume_state) continues a run from its last epoch; `teacher`:
+    the network of `run.teacher` (required exactly when the run has one).
 
     KeyboardInterrupt leaves the file of the last finished epoch; a diverging loss raises SupernetTrainError (the file
     of the last finished epoch is kept as well).
@@ -296,7 +320,9 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
         raise SupernetTrainError(f"--batch-size {run.batch_size} is larger than the training split "
                                  f"({len(data.train)} images)")
     total = per_epoch * epochs
+    check_teacher(run, teacher, data)
     with _threads(threads):
+        soft_all = teacher_logits(teacher, data.train) if teacher is not None else None
         space = resume.space if resume is not None else sampling_space(space or default_space(), run,
                                                                         data.task.num_classes)
         sampler = sampler or path_sampler(run, space)
@@ -317,8 +343,8 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
             order = np.random.default_rng(run.stream(_ORDER_STREAM, epoch))
             paths = epoch_paths(run, sampler, epoch)
             loss_sum, correct, seen = 0.0, 0, 0
-            batches = data.train.batches(run.batch_size, shuffle=True, seed=order, proxy=data.task, drop_last=True)
-            for i, (x, y) in enumerate(batches):
+            for i, idx in enumerate(data.train.batch_indices(run.batch_size, shuffle=True, seed=order, drop_last=True)):
+                x, y = data.train.batch_at(idx, data.task)
                 proxy = net.member(next(paths))
                 if run.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
@@ -326,7 +352,8 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
                 for group in opt.param_groups:
                     group["lr"] = lr
                 logits = net.run(x, proxy)
-                loss = F.cross_entropy(logits, y, label_smoothing=run.label_smoothing)
+                loss = distill_loss(logits, y, soft_all[idx] if soft_all is not None else None, run.distill_weight,
+                                    run.label_smoothing)
                 value = loss.item()
                 if not math.isfinite(value):
                     raise SupernetTrainError(f"training loss is {value} at epoch {epoch + 1}, step {i + 1} (lr "
@@ -357,5 +384,6 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
 
 
 __all__ = ["PathSampler", "SupernetError", "SupernetRun", "SupernetTrainError", "SupernetTrainResult", "check_out",
+           "check_teacher",
            "default_space", "epoch_paths", "lr_at", "path_sampler", "prepare_data", "resume_state", "sampling_space",
            "train_supernet"]

@@ -22,6 +22,8 @@ from search_space.fileio import atomic_write
 from search_space.spec import NetSpec, SpecError, spec_from_json
 
 from nas.data.proxy import ProxyTask
+from nas.evaluators.supernet.distill import Teacher
+from nas.evaluators.supernet.store import file_sha256
 from nas.views.train.errors import TrainError
 from nas.views.train.setup import RunSetup
 
@@ -115,3 +117,17 @@ def load_weights(path: str | Path) -> TrainedWeights:
         else:
             raise TrainError(f"{p} holds no {FINAL_FILE} or {CHECKPOINT_FILE} (train with `nas train --out {p}`)")
     return weights_record(read_torch(p), p)
+
+
+def load_teacher(path: str | Path, sha256: str | None = None) -> Teacher:
+    """The network a supernet distils from (`nas supernet train --teacher`): a finished `nas train` run (DIR or its
+    final.pt); with `sha256`, the file must still be the one recorded (TrainError otherwise)."""
+    weights = load_weights(path)
+    if not weights.final:
+        raise TrainError(f"--teacher {path}: {weights.describe()}; a teacher must be a finished run (its final.pt)")
+    digest = file_sha256(weights.path)
+    if sha256 is not None and digest != sha256:
+        raise TrainError(f"--teacher {weights.path} has changed since the supernet started distilling from it (sha256 "
+                         f"{digest[:16]}... instead of {sha256[:16]}...)")
+    return Teacher(path=weights.path.absolute(), sha256=digest, spec=weights.spec, state_dict=weights.state_dict,
+                   task=weights.task, test_accuracy=weights.test_accuracy)

@@ -109,3 +109,45 @@ def test_search_scores_candidates_with_the_supernet(tiny_idx_dir, tmp_path, caps
     assert code == 2 and "no supernet file given" in err
     code, _, err = run(capsys, *search, "--supernet", str(out), "--proxy-resolution", "24", "--study-name", "x")
     assert code == 2 and "trained on" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_with_a_teacher_records_it_and_refuses_another_split(tiny_idx_dir, tmp_path, capsys, nas_home,
+                                                                    tiny_space):
+    """`--teacher DIR` (a finished `nas train` run on the same split): recorded with its sha256, reloaded on
+    --resume; a teacher of another split, a changed teacher file or --distill-weight alone: one line."""
+    dataset = f"fashion-mnist:{tiny_idx_dir}"
+    small = ("--dataset", dataset, "--train-examples", "64", "--batch-size", "16", "--threads", "1")
+    teachers = {}
+    for seed in (0, 1):
+        teachers[seed] = tmp_path / f"teacher-s{seed}"
+        code, _, err = run(capsys, "train", "--arch", "shufflenet_v2_x0_5", "--out", str(teachers[seed]),
+                           "--epochs", "1", "--resolution", "16", "--seed", str(seed), *small)
+        assert code == 0, err
+    out = tmp_path / "kd.pt"
+    common = (*small, "--proxy-resolution", "16")
+    code, stdout, err = run(capsys, "supernet", "train", "--epochs", "1", "--out", str(out), "--teacher",
+                            str(teachers[0]), *common)
+    assert code == 0, err
+    assert "distilling from shufflenet_v2_x0_5 at weight 0.5" in stdout
+    code, stdout, err = run(capsys, "supernet", "show", str(out), "--json")
+    recorded = json.loads(stdout)["run"]
+    assert recorded["teacher"] == str(teachers[0] / "final.pt")
+    assert recorded["teacher_sha256"] == file_sha256(teachers[0] / "final.pt") and recorded["distill_weight"] == 0.5
+    code, stdout, err = run(capsys, "supernet", "show", str(out))
+    assert f"distilled from {teachers[0] / 'final.pt'}" in stdout
+    ev = make_evaluator("supernet", supernet=str(out))
+    assert ev.describe()["supernet"]["teacher"] == {"file": recorded["teacher"], "sha256": recorded["teacher_sha256"],
+                                                    "distill_weight": 0.5}
+    code, _, err = run(capsys, "supernet", "train", "--out", str(out), "--resume", "--epochs", "2", "--threads", "1")
+    assert code == 0, err
+    cases = [(("--epochs", "1", "--out", str(tmp_path / "s1.pt"), "--teacher", str(teachers[1]), *common),
+              "split seed 1"),
+             (("--epochs", "1", "--out", str(tmp_path / "w.pt"), "--distill-weight", "0.3", *common),
+              "--distill-weight needs --teacher")]
+    (teachers[0] / "final.pt").write_bytes((teachers[1] / "final.pt").read_bytes())  # the teacher file replaced
+    cases.append((("--out", str(out), "--resume", "--epochs", "3"), "has changed since the supernet started"))
+    for args, message in cases:
+        code, _, err = run(capsys, "supernet", "train", *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (args, err)
+    assert not (tmp_path / "s1.pt").exists() and json.loads(run(capsys, "supernet", "show", str(out), "--json")[1]
+                                                            )["epochs_done"] == 2

@@ -94,6 +94,17 @@ def test_batches_same_seed_same_order():
     assert torch.cat(c).tolist() != list(range(20))
 
 
+def test_batch_indices_say_where_each_example_of_a_batch_sits():
+    split = _split(10)
+    plain = list(split.batches(4, shuffle=True, seed=5, drop_last=True))
+    indices = list(split.batch_indices(4, shuffle=True, seed=5, drop_last=True))
+    assert len(plain) == len(indices) == 2
+    for (x, y), idx in zip(plain, indices):
+        assert idx.dtype == torch.int64 and idx.tolist() == x[:, 0, 0, 0].tolist()  # image k holds the value k
+        xt, yt = split.batch_at(idx)
+        assert torch.equal(x, xt) and torch.equal(y, yt)
+
+
 def test_bad_batch_size():
     with pytest.raises(DatasetError, match="batch size"):
         next(_split().batches(0))

@@ -25,6 +25,14 @@ def train_tiny(data: ProxyData, out: Path, epochs: int = 1, **kw) -> Path:
     return out
 
 
+def interrupt_in_epoch(epoch: int, per_epoch: int):
+    """A progress callback that interrupts training (KeyboardInterrupt) a few steps into `epoch` (1-based)."""
+    def progress(done: int, total: int, label: str) -> None:
+        if done > (epoch - 1) * per_epoch + 2:
+            raise KeyboardInterrupt
+    return progress
+
+
 @pytest.fixture(scope="session")
 def supernet_file(tiny_data, tmp_path_factory) -> Path:
     """A supernet over TINY_SPACE trained one epoch (8 steps) on tiny_data."""

@@ -36,6 +36,7 @@ def test_the_study_can_record_the_file_hash_and_n(evaluator, supernet_file):
     assert d["config"]["sha256"] == file_sha256(supernet_file) and d["config"]["bn_batches"] == 2
     assert d["config"]["supernet"] == str(supernet_file.absolute()) and d["config"]["bn_batch_size"] == 32
     assert d["supernet"]["epochs_done"] == 1 and d["supernet"]["paths"] == "uniform"
+    assert d["supernet"]["teacher"] is None
 
 
 def test_for_search_takes_the_file_and_n_from_the_search_options(supernet_file):

@@ -13,7 +13,7 @@ import torch
 from nas.evaluators.supernet import (PathSampler, Supernet, SupernetTrainError, check_out, epoch_paths,
                                      read_supernet, resume_state, train_supernet)
 from nas.evaluators.supernet.train import lr_at, sampling_space
-from tests.nas.evaluators.supernet.conftest import TINY_SPACE, tiny_run, train_tiny
+from tests.nas.evaluators.supernet.conftest import TINY_SPACE, interrupt_in_epoch, tiny_run, train_tiny
 
 
 def test_the_file_records_what_was_trained(supernet_file, tiny_data):
@@ -26,19 +26,12 @@ def test_the_file_records_what_was_trained(supernet_file, tiny_data):
     assert "trained 1/1 epochs on bars:mem at 16 px" in sf.describe()
 
 
-def _interrupt_in_epoch(epoch: int, per_epoch: int):
-    def progress(done: int, total: int, label: str) -> None:
-        if done > (epoch - 1) * per_epoch + 2:
-            raise KeyboardInterrupt
-    return progress
-
-
 def test_resume_continues_exactly(tiny_data, tmp_path):
     whole = train_tiny(tiny_data, tmp_path / "whole.pt", epochs=2)
     cut = tmp_path / "cut.pt"
     with pytest.raises(KeyboardInterrupt):
         train_supernet(tiny_run(), 2, tiny_data, cut, space=TINY_SPACE, threads=1,
-                       progress=_interrupt_in_epoch(2, 8))
+                       progress=interrupt_in_epoch(2, 8))
     assert read_supernet(cut).epochs_done == 1  # the file of the last finished epoch
     result = train_supernet(tiny_run(), 2, tiny_data, cut, resume=read_supernet(cut, mmap=False), threads=1)
     a, b = read_supernet(whole), read_supernet(cut)
