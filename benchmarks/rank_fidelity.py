@@ -70,7 +70,7 @@ from nas.evaluators.supernet import (PathSampler, SupernetEvaluator, SupernetRun
                                      prepare_data, read_supernet, resume_state, train_supernet)
 from nas.evaluators.supernet.distill import DEFAULT_DISTILL_WEIGHT
 from nas.evaluators.supernet.evaluator import DEFAULT_BN_BATCHES
-from nas.evaluators.supernet.train import path_sampler, sampling_space
+from nas.evaluators.supernet.train import PATH_DRAWS, path_sampler, sampling_space
 from nas.evaluators.training import top1
 from nas.search.config import SearchConfig
 from nas.search.fidelity import rung
@@ -107,7 +107,7 @@ DEFAULTS: dict[str, Any] = {
     "seeds": [0, 1], "truth_train": 36000, "truth_epochs": 1, "truth_batch": 64, "truth_lr": None,
     "truth_val": 1000, "truth_test": None,
     "sn_train": 32000, "sn_epochs": 4, "sn_budget_paths": True, "sn_replicas": 1, "sn_teacher": None,
-    "sn_distill_weight": None,
+    "sn_distill_weight": None, "sn_path_draw": None,
     "search_train": None, "search_val": None, "rungs": 3, "eta": 3, "mf_rungs": [1, 2],
     "throughput_n": 30, "timing_examples": 2048,
 }
@@ -180,7 +180,7 @@ def merge_settings(cfg: dict[str, Any], given: dict[str, Any], changeable: tuple
 TRUTH_SETTINGS = ("seeds", "truth_train", "truth_epochs", "truth_batch", "truth_lr", "truth_val", "truth_test")
 #: Settings of the supernet's training alone: a run started with --reuse may change these; it then trains its
 #: supernets again (the copied ones, their scores and throughput are left behind) and keeps the ground truth.
-SUPERNET_SETTINGS = ("sn_teacher", "sn_distill_weight")
+SUPERNET_SETTINGS = ("sn_teacher", "sn_distill_weight", "sn_path_draw")
 
 
 def read_state(folder: Path, option: str) -> dict[str, Any]:
@@ -566,6 +566,8 @@ def supernet_run(ctx: Context, replica: int = 0) -> SupernetRun:
     if ctx.teacher is not None:
         paths.update(teacher=str(ctx.teacher.path), teacher_sha256=ctx.teacher.sha256,
                      distill_weight=c["sn_distill_weight"])
+    if c.get("sn_path_draw"):
+        paths.update(path_draw=c["sn_path_draw"])
     return SupernetRun(dataset=ctx.ds.spec, proxy_resolution=c["proxy_resolution"], train_examples=c["sn_train"],
                        val_examples=c["search_val"], seed=c["search_seed"], replica=replica,
                        resolution=c["resolution"], **paths)
@@ -609,7 +611,7 @@ def train_replica(ctx: Context, replica: int) -> None:
     sampler = None
     if run.budget_ms is not None:
         sampler = PathSampler(sampling_space(space, run, data.task.num_classes), ctx.profile, run.budget_ms,
-                              run.predictor)
+                              run.predictor, spread=run.path_draw == "spread")
     paths = f"within {run.budget_ms:g} ms on {run.platform}" if sampler else "uniform"
     print(f"supernet{f' replica {replica}' if replica else ''}: {len(data.train)} images x {c['sn_epochs']} epochs, "
           f"batch {run.batch_size}, space "
@@ -1144,7 +1146,8 @@ def render(rep: dict[str, Any]) -> str:
     if sn:
         lines.append(f"Supernet: {sn['epochs_done']}/{sn['epochs']} epochs over {sn['train_examples']} images "
                      f"({sn['steps']} steps of {sn['batch_size']}), space {sn['space']}, paths "
-                     + (f"uniform within {sn['run']['budget_ms']:g} ms on {sn['run']['platform']} "
+                     + (f"{sn['run'].get('path_draw', 'uniform')} within {sn['run']['budget_ms']:g} ms on "
+                        f"{sn['run']['platform']} "
                         f"({sn['paths_accepted']} of {sn['paths_drawn']} drawn)" if sn["run"].get("budget_ms")
                         else "uniform") + distilled(sn["run"])
                      + f"; training {sn['seconds']:.0f} s ({sn['seconds'] / 60:.1f} min) at "
@@ -1216,6 +1219,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "train` run (same proxy task and split; default: none)")
     p.add_argument("--sn-distill-weight", type=float, default=None, help="share of the supernet's loss that is the "
                    "teacher's (default 0.5 with --sn-teacher)")
+    p.add_argument("--sn-path-draw", choices=PATH_DRAWS, default=None, help="how the supernet's paths are drawn "
+                   "(nas supernet train --path-draw; default uniform)")
     p.add_argument("--sn-uniform-paths", action="store_true", help="supernet paths uniform over its space "
                    "(default: within the budget)")
     p.add_argument("--mf-rungs", type=int, nargs="*", default=None, help="multi-fidelity rungs to score at "
@@ -1249,6 +1254,7 @@ def main(argv: list[str] | None = None) -> None:
              "truth_batch": args.truth_batch, "truth_lr": args.truth_lr, "sn_train": args.sn_train,
              "sn_epochs": args.sn_epochs, "sn_budget_paths": False if args.sn_uniform_paths else None,
              "sn_replicas": args.sn_replicas,
+             "sn_path_draw": args.sn_path_draw,
              "sn_teacher": str(Path(args.sn_teacher).absolute()) if args.sn_teacher else None,
              "sn_distill_weight": args.sn_distill_weight if args.sn_distill_weight is not None or not args.sn_teacher
              else DEFAULT_DISTILL_WEIGHT,

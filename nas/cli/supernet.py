@@ -44,6 +44,9 @@ def train(
                                           "same split (default 0): other initial weights, batch order and paths."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size (default 64)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 0.05)."),
+    path_draw: Optional[str] = typer.Option(None, "--path-draw", help="uniform (default: each dimension uniform; "
+                                            "under a budget most paths sit near its edge) or spread (sizes spread "
+                                            "evenly)."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil from this finished `nas train` run (DIR "
                                           "or DIR/final.pt) on the same proxy task and --seed: its soft targets "
                                           "teach every path as well as the labels."),
@@ -77,6 +80,7 @@ def train(
         given = {"train-examples": train_examples, "platform": platform, "budget": budget_ms,
                  "resolution": resolution, "proxy-resolution": proxy_resolution, "seed": seed,
                  "replica": replica, "batch-size": batch_size, "lr": lr, "distill-weight": distill_weight,
+                 "path-draw": path_draw,
                  "teacher": None if teacher is None else str(load_teacher(teacher).path)}
         run, state, data, epochs = resume_state(path, epochs, given, dataset)
         if run.teacher is not None:
@@ -89,7 +93,8 @@ def train(
         elif distill_weight is not None:
             raise UserError("--distill-weight needs --teacher (the network whose soft targets are mixed in)")
         given = dict(train_examples=train_examples, platform=platform, budget_ms=budget_ms, resolution=resolution,
-                     proxy_resolution=proxy_resolution, seed=seed, replica=replica, batch_size=batch_size, lr=lr)
+                     proxy_resolution=proxy_resolution, seed=seed, replica=replica, batch_size=batch_size, lr=lr,
+                     path_draw=path_draw)
         if mentor is not None:
             given.update(teacher=str(mentor.path), teacher_sha256=mentor.sha256,
                          distill_weight=DEFAULT_DISTILL_WEIGHT if distill_weight is None else distill_weight)
@@ -101,8 +106,9 @@ def train(
     first = state.epochs_done if state is not None else 0
     out_print = console()
     if not json_out:
-        paths = f"paths within {run.budget_ms:g} ms on {run.platform} at {run.resolution} px" \
-            if run.budget_ms is not None else "uniform paths"
+        draw = "paths of sizes spread evenly" if run.path_draw == "spread" else "uniform paths"
+        paths = f"{draw} within {run.budget_ms:g} ms on {run.platform} at {run.resolution} px" \
+            if run.budget_ms is not None else draw
         if mentor is not None:
             paths += f", distilling from {mentor.spec.name or mentor.spec.arch_id} at weight {run.distill_weight:g}"
         out_print.print(f"training a supernet on {run.dataset} at {run.proxy_resolution} px: {len(data.train)} "

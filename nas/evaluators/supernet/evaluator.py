@@ -182,12 +182,13 @@ class SupernetEvaluator(Evaluator):
         """Name, kind, metric, config (file path, sha256, BN batches) and what the supernet was trained on."""
         sf = self.loaded.file
         run = sf.run
+        draw = run.get("path_draw", "uniform")
         trained = {"epochs_done": sf.epochs_done, "epochs": sf.epochs, "dataset": sf.task.dataset,
                    "proxy_resolution": sf.task.resolution, "train_examples": sf.task.train_examples,
                    "seed": sf.task.seed, "replica": run.get("replica", 0), "space": sf.space.name,
                    "params_m": round(self.supernet.params_m(), 3),
-                   "paths": ("uniform" if run.get("budget_ms") is None else
-                             f"uniform within {run['budget_ms']:g} ms on {run['platform']}"),
+                   "paths": (draw if run.get("budget_ms") is None else
+                             f"{draw} within {run['budget_ms']:g} ms on {run['platform']}"),
                    "teacher": None if not run.get("teacher") else
                    {"file": run["teacher"], "sha256": run["teacher_sha256"], "distill_weight": run["distill_weight"]}}
         return {**super().describe(), "supernet": trained}

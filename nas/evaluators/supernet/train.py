@@ -44,6 +44,7 @@ from nas.evaluators.supernet.model import Supernet, SupernetError
 CHANNELS = 3  # the search's proxy networks take 3 channels (gray images replicated)
 _ORDER_STREAM, _PATH_STREAM, _WEIGHT_STREAM = 21, 22, 23  # numpy streams [seed, stream, epoch(, replica)]
 DEFAULT_MAX_DRAWS = 200_000
+PATH_DRAWS = ("uniform", "spread")  # SearchSpace.sample / SearchSpace.sample_scaled
 
 
 class SupernetTrainError(UserError):
@@ -61,8 +62,10 @@ class SupernetRun:
     so independently trained supernets can score the same search).
     Paths: uniform over the space, or, with `platform` and `budget_ms`, over the members whose latency predicted by
     that platform's profile (`predictor`, default the profile's) for the deployment input `resolution` is within the
-    budget. Optimiser: SGD (Nesterov) at peak `lr` after `warmup_fraction` of the steps, cosine to 0, `weight_decay`
-    on conv / linear weights, `label_smoothing`, `batch_size`.
+    budget; `path_draw` "uniform" draws each dimension uniformly (`SearchSpace.sample`: under a budget most paths
+    then sit near its edge), "spread" draws their sizes spread evenly (`SearchSpace.sample_scaled`).
+    Optimiser: SGD (Nesterov) at peak `lr` after `warmup_fraction` of the steps, cosine to 0, `weight_decay` on
+    conv / linear weights, `label_smoothing`, `batch_size`.
     Distillation: with `teacher` (a `nas train` weights file, whose sha256 is `teacher_sha256`), each step's loss mixes
     the teacher's soft targets in at `distill_weight` (`distill.distill_loss`; 0 without a teacher).
     """
@@ -88,6 +91,7 @@ class SupernetRun:
     teacher: str | None = None
     teacher_sha256: str | None = None
     distill_weight: float = 0.0
+    path_draw: str = "uniform"
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:
@@ -112,6 +116,7 @@ class SupernetRun:
         need((self.teacher is None) == (self.teacher_sha256 is None), "teacher", "a teacher needs its file's sha256")
         need(0.0 <= self.distill_weight <= 1.0, "distill-weight", "must be in [0, 1]")
         need(self.teacher is not None or self.distill_weight == 0.0, "distill-weight", "needs --teacher")
+        need(self.path_draw in PATH_DRAWS, "path-draw", f"{self.path_draw!r} is not one of {', '.join(PATH_DRAWS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -163,13 +168,16 @@ def default_space() -> SearchSpace:
 
 # ------------------------------------------------------------------------------------------------- paths
 class PathSampler:
-    """Uniform members of `space` (deployment specs), or with `profile` and `budget_ms` uniform among those whose
-    predicted latency is within the budget (rejection, estimated `chunk` at a time). `draws` / `accepted` count."""
+    """Members of `space` (deployment specs) drawn as `SearchSpace.sample` draws them (`spread`: as `sample_scaled`),
+    with `profile` and `budget_ms` only those whose predicted latency is within the budget (rejection, estimated
+    `chunk` at a time). `draws` / `accepted` count."""
 
     def __init__(self, space: SearchSpace, profile: Any = None, budget_ms: float | None = None,
-                 predictor: str | None = None, chunk: int = 64, max_draws: int = DEFAULT_MAX_DRAWS):
+                 predictor: str | None = None, chunk: int = 64, max_draws: int = DEFAULT_MAX_DRAWS,
+                 spread: bool = False):
         self.space, self.profile, self.budget_ms, self.predictor = space, profile, budget_ms, predictor
         self.chunk, self.max_draws = chunk, max_draws
+        self.spread = spread
         self.reset()
 
     def reset(self) -> None:
@@ -178,17 +186,20 @@ class PathSampler:
         self.draws = self.accepted = 0
         self._dry = 0
 
+    def _member(self, rng: np.random.Generator) -> ArchSpec:
+        return self.space.sample_scaled(rng) if self.spread else self.space.sample(rng)
+
     def draw(self, rng: np.random.Generator) -> ArchSpec:
         if self.budget_ms is None:
             self.draws += 1
             self.accepted += 1
-            return self.space.sample(rng)
+            return self._member(rng)
         while not self._queue:
             if self._dry >= self.max_draws:
                 raise SupernetTrainError(
                     f"--budget {self.budget_ms:g}ms: none of {self._dry} paths drawn from the space fits on "
                     f"{self.profile.platform.name}; raise the budget")
-            specs = [self.space.sample(rng) for _ in range(self.chunk)]
+            specs = [self._member(rng) for _ in range(self.chunk)]
             ok = [s for s, e in zip(specs, self.profile.estimates(specs, self.predictor))
                   if e.latency_ms <= self.budget_ms]
             self.draws += len(specs)
@@ -209,11 +220,13 @@ def epoch_paths(run: SupernetRun, sampler: PathSampler, epoch: int) -> Iterator[
 
 def path_sampler(run: SupernetRun, space: SearchSpace) -> PathSampler:
     """The run's sampler (the latency profile of `run.platform` loaded when it has a budget)."""
+    spread = run.path_draw == "spread"
     if run.budget_ms is None:
-        return PathSampler(space)
+        return PathSampler(space, spread=spread)
     from latency_models.profiles import require_profile
 
-    return PathSampler(space, require_profile(run.platform), run.budget_ms, run.predictor)  # type: ignore[arg-type]
+    return PathSampler(space, require_profile(run.platform), run.budget_ms, run.predictor,  # type: ignore[arg-type]
+                       spread=spread)
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -383,7 +396,6 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
                                tuple(resumed_at), params)
 
 
-__all__ = ["PathSampler", "SupernetError", "SupernetRun", "SupernetTrainError", "SupernetTrainResult", "check_out",
-           "check_teacher",
-           "default_space", "epoch_paths", "lr_at", "path_sampler", "prepare_data", "resume_state", "sampling_space",
-           "train_supernet"]
+__all__ = ["PATH_DRAWS", "PathSampler", "SupernetError", "SupernetRun", "SupernetTrainError", "SupernetTrainResult",
+           "check_out", "check_teacher", "default_space", "epoch_paths", "lr_at", "path_sampler", "prepare_data",
+           "resume_state", "sampling_space", "train_supernet"]

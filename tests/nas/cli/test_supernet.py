@@ -67,6 +67,7 @@ def test_refusals_are_one_line(tmp_path, capsys, nas_home, tiny_space):
              (("--epochs", "1", "--platform", "arm", "--budget", "fast"), "bad budget"),
              (("--epochs", "1", "--platform", "no-such-platform", "--budget", "20ms"), "no-such-platform"),
              ((), "--epochs is required"),
+             (("--epochs", "1", "--path-draw", "edge"), "--path-draw: 'edge' is not one of uniform, spread"),
              (("--resume",), "nothing to resume")]
     for args, message in cases:
         code, _, err = run(capsys, "supernet", "train", "--out", str(tmp_path / "x.pt"), *args)

@@ -12,7 +12,7 @@ import torch
 
 from nas.evaluators.supernet import (PathSampler, Supernet, SupernetTrainError, check_out, epoch_paths,
                                      read_supernet, resume_state, train_supernet)
-from nas.evaluators.supernet.train import lr_at, sampling_space
+from nas.evaluators.supernet.train import lr_at, path_sampler, sampling_space
 from tests.nas.evaluators.supernet.conftest import TINY_SPACE, interrupt_in_epoch, tiny_run, train_tiny
 
 
@@ -137,7 +137,25 @@ def test_a_replica_trains_other_weights_on_other_paths_over_the_same_split(super
     assert tiny_run(replica=2).weight_seed != tiny_run(replica=1).weight_seed
 
 
+def test_spread_paths_are_drawn_as_sample_scaled_draws_them(tiny_data, tmp_path):
+    space = sampling_space(TINY_SPACE, tiny_run(), 4)
+    sampler = PathSampler(space, spread=True)
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    assert [sampler.draw(a) for _ in range(6)] == [space.sample_scaled(b) for _ in range(6)]
+    run = tiny_run(path_draw="spread")
+    out = train_tiny(tiny_data, tmp_path / "spread.pt", path_draw="spread")
+    sf = read_supernet(out)
+    assert sf.run["path_draw"] == "spread"
+    # the paths it trained on are drawn again by its own sampler (what the benchmark's coverage relies on)
+    again = list(itertools.islice(epoch_paths(run, path_sampler(run, sf.space), 0), 8))
+    uniform = list(itertools.islice(epoch_paths(tiny_run(), path_sampler(tiny_run(), sf.space), 0), 8))
+    assert again == list(itertools.islice(epoch_paths(run, PathSampler(sf.space, spread=True), 0), 8))
+    assert again != uniform
+
+
 def test_bad_options_are_one_line_errors():
+    with pytest.raises(SupernetTrainError, match="--path-draw: 'edge' is not one of uniform, spread"):
+        tiny_run(path_draw="edge")
     with pytest.raises(SupernetTrainError, match="--platform and --budget go together"):
         tiny_run(platform="arm")
     with pytest.raises(SupernetTrainError, match="--batch-size"):
