@@ -209,9 +209,11 @@ def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, An
     if changed & set(SUPERNET_SETTINGS):
         kept = {k: v for k, v in old["scores"].items() if not k.startswith("supernet")}
         meta = {k: v for k, v in old["score_meta"].items() if not k.startswith("supernet")}
+        new_truth = bool(changed & set(TRUTH_SETTINGS))
         return {**old, "config": cfg, "supernet": None, "replicas": {}, "scores": kept, "score_meta": meta,
                 "throughput": None, "coverage": None, "reused_from": str(source),
-                **({"truth": {}, "recipe": None, "timing": None} if changed & set(TRUTH_SETTINGS) else {})}
+                "trained_here": ["supernet", "truth"] if new_truth else ["supernet"],
+                **({"truth": {}, "recipe": None, "timing": None} if new_truth else {})}
 
     def copied(record: dict[str, Any] | None) -> dict[str, Any] | None:
         if not record:
@@ -224,7 +226,7 @@ def reused_state(source: Path, out: Path, given: dict[str, Any]) -> dict[str, An
     replicas = {r: copied(record) for r, record in (old.get("replicas") or {}).items()}
     same_rate = all(cfg.get(k) == old["config"].get(k) for k in ("truth_batch", "truth_lr"))
     return {**old, "config": cfg, "supernet": copied(old.get("supernet")), "replicas": replicas, "truth": {},
-            "recipe": None,
+            "recipe": None, "trained_here": ["truth"],
             "timing": old.get("timing") if same_rate else None, "reused_from": str(source)}
 
 
@@ -632,6 +634,17 @@ def train_replica(ctx: Context, replica: int) -> None:
           f"parameters", flush=True)
 
 
+def reuse_line(source: str, trained_here: list[str]) -> str:
+    """What a --reuse copy took from `source` and what it trained itself."""
+    if trained_here == ["truth"]:
+        return (f"Architectures, supernet and evaluator scores reused from {source} (--reuse); only the ground truth "
+                f"below was trained for this run.")
+    truth = "ground truth, " if "truth" not in trained_here else ""
+    both = " and the ground truth" if "truth" in trained_here else ""
+    return (f"Architectures, {truth}and the other evaluators' scores reused from {source} (--reuse); the supernets "
+            f"(trained with other settings){both} were trained for this run.")
+
+
 def distilled(run: dict[str, Any]) -> str:
     """How a supernet's training used a teacher ('' without one)."""
     if not run.get("teacher"):
@@ -1011,7 +1024,8 @@ def build_report(ctx: Context) -> dict[str, Any]:
                    "mean_std": float(np.mean(stds)) if stds else None,
                    "seconds_per_run": float(np.mean(truth_secs)) if truth_secs else None},
         "timing": st["timing"], "supernet": {k: v for k, v in (st["supernet"] or {}).items() if k != "history"},
-        "throughput": st["throughput"], "reused_from": st.get("reused_from"), "replica_taus": replica_taus,
+        "throughput": st["throughput"], "reused_from": st.get("reused_from"),
+        "trained_here": st.get("trained_here") or ["truth"], "replica_taus": replica_taus,
         "target": {"supernet_tau": sn_tau, "needs": "tau >= 0.6 and >= 80 % of the ceiling",
                    "met": bool(sn_tau >= 0.6 and sn_tau >= 0.8 * ceiling) if not math.isnan(sn_tau) and
                    not math.isnan(ceiling) else None},
@@ -1129,8 +1143,7 @@ def render(rep: dict[str, Any]) -> str:
                                                              if reps else "") + ")", ""]
     rc, sp = rep["recipe"], rep["spread"]
     if rep.get("reused_from"):
-        lines += [f"Architectures, supernet and evaluator scores reused from {rep['reused_from']} (--reuse); "
-                  f"only the ground truth below was trained for this run.", ""]
+        lines += [reuse_line(rep["reused_from"], rep["trained_here"]), ""]
     lines.append(f"Ground truth recipe (nas.views.train.train_network): {rc.get('epochs')} epoch(s) over "
                  f"{rep['truth_train_examples'] or c['truth_train'] or 'all'} training images at "
                  f"{c['proxy_resolution']} px, batch {rc.get('batch_size')}, {rc.get('optimizer', 'sgd')} lr "

@@ -24,7 +24,8 @@ def test_reuse_keeps_architectures_supernet_and_scores_and_trains_the_truth_agai
     state = rf.load_state(out, {"truth_epochs": 3, "seeds": [0, 1, 2], "archs": None}, False, reuse=src)
     assert state["archs"] == old["archs"] and state["scores"] == old["scores"]
     assert state["throughput"] == old["throughput"] and state["timing"] == old["timing"]
-    assert state["truth"] == {} and state["recipe"] is None
+    assert state["truth"] == {} and state["recipe"] is None and state["trained_here"] == ["truth"]
+    assert "only the ground truth below was trained" in rf.reuse_line(str(src), state["trained_here"])
     assert state["config"]["truth_epochs"] == 3 and state["config"]["seeds"] == [0, 1, 2]
     assert (out / "supernet.pt").read_bytes() == b"weights" and state["supernet"]["file"] == str(out / "supernet.pt")
     assert json.loads((out / "state.json").read_text()) == state
@@ -46,9 +47,11 @@ def test_reuse_with_another_supernet_recipe_keeps_the_truth_and_trains_the_super
     assert state["supernet"] is None and state["replicas"] == {} and state["throughput"] is None
     assert state["scores"] == {"proxy": {"a1": {"score": 0.7}}}  # the supernet's columns are scored again
     assert state["config"]["sn_teacher"] == "/t/final.pt" and not (out / "supernet.pt").exists()
+    assert state["trained_here"] == ["supernet"] and "ground truth, and the other evaluators' scores reused" in \
+        rf.reuse_line(str(src), state["trained_here"])
     # other truth settings as well: the truth is trained again too
     both = rf.load_state(tmp_path / "both", {"sn_teacher": "/t/final.pt", "truth_epochs": 3}, False, reuse=src)
-    assert both["truth"] == {} and both["supernet"] is None
+    assert both["truth"] == {} and both["supernet"] is None and both["trained_here"] == ["supernet", "truth"]
     assert json.loads((src / "state.json").read_text()) == old
 
 
