@@ -35,7 +35,6 @@ class Teacher:
     spec: NetSpec
     state_dict: dict[str, torch.Tensor]
     task: ProxyTask
-    test_accuracy: float | None = None
 
     def problem_with(self, task: ProxyTask) -> str | None:
         """Why this teacher cannot teach a supernet trained on `task` (None: it can): another proxy task, or another

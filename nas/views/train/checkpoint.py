@@ -130,4 +130,4 @@ def load_teacher(path: str | Path, sha256: str | None = None) -> Teacher:
         raise TrainError(f"--teacher {weights.path} has changed since the supernet started distilling from it (sha256 "
                          f"{digest[:16]}... instead of {sha256[:16]}...)")
     return Teacher(path=weights.path.absolute(), sha256=digest, spec=weights.spec, state_dict=weights.state_dict,
-                   task=weights.task, test_accuracy=weights.test_accuracy)
+                   task=weights.task)
