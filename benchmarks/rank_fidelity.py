@@ -610,11 +610,9 @@ def train_replica(ctx: Context, replica: int) -> None:
         print(f"supernet: resuming after epoch {resume.epochs_done}", flush=True)
     else:
         data, _ = prepare_data(run, ctx.ds)
-    sampler = None
-    if run.budget_ms is not None:
-        sampler = PathSampler(sampling_space(space, run, data.task.num_classes), ctx.profile, run.budget_ms,
-                              run.predictor, spread=run.path_draw == "spread")
-    paths = f"within {run.budget_ms:g} ms on {run.platform}" if sampler else "uniform"
+    sampler = path_sampler(run, sampling_space(space, run, data.task.num_classes),
+                           ctx.profile if run.budget_ms is not None else None)
+    paths = f"within {run.budget_ms:g} ms on {run.platform}" if run.budget_ms is not None else "uniform"
     print(f"supernet{f' replica {replica}' if replica else ''}: {len(data.train)} images x {c['sn_epochs']} epochs, "
           f"batch {run.batch_size}, space "
           f"{describe_space(space)}, paths {paths}", flush=True)

@@ -218,15 +218,17 @@ def epoch_paths(run: SupernetRun, sampler: PathSampler, epoch: int) -> Iterator[
         yield sampler.draw(rng)
 
 
-def path_sampler(run: SupernetRun, space: SearchSpace) -> PathSampler:
-    """The run's sampler (the latency profile of `run.platform` loaded when it has a budget)."""
+def path_sampler(run: SupernetRun, space: SearchSpace, profile: Any = None) -> PathSampler:
+    """The run's sampler over `space`; with a budget, `profile` (default: the latency profile of `run.platform`,
+    loaded here) estimates the paths' latency."""
     spread = run.path_draw == "spread"
     if run.budget_ms is None:
         return PathSampler(space, spread=spread)
-    from latency_models.profiles import require_profile
+    if profile is None:
+        from latency_models.profiles import require_profile
 
-    return PathSampler(space, require_profile(run.platform), run.budget_ms, run.predictor,  # type: ignore[arg-type]
-                       spread=spread)
+        profile = require_profile(run.platform)  # type: ignore[arg-type]
+    return PathSampler(space, profile, run.budget_ms, run.predictor, spread=spread)
 
 
 # ------------------------------------------------------------------------------------------------- data
