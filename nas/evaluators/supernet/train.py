@@ -40,6 +40,7 @@ from nas.evaluators.base import torch_threads
 from nas.evaluators.supernet import store
 from nas.evaluators.supernet.distill import Teacher, distill_loss, teacher_logits
 from nas.evaluators.supernet.model import Supernet, SupernetError
+from nas.evaluators.supernet.split import DepthSplit, warm_start
 
 CHANNELS = 3  # the search's proxy networks take 3 channels (gray images replicated)
 _ORDER_STREAM, _PATH_STREAM, _WEIGHT_STREAM = 21, 22, 23  # numpy streams [seed, stream, epoch(, replica)]
@@ -68,6 +69,9 @@ class SupernetRun:
     conv / linear weights, `label_smoothing`, `batch_size`.
     Distillation: with `teacher` (a `nas train` weights file, whose sha256 is `teacher_sha256`), each step's loss mixes
     the teacher's soft targets in at `distill_weight` (`distill.distill_loss`; 0 without a teacher).
+    Few-shot: with `split` (`split.DepthSplit`, e.g. "s1_depth=4-5,6-7,8-10") the supernet covers part `part` of the
+    space alone; with `init_from` (a supernet file whose sha256 is `init_sha256`, over a space that holds this run's)
+    its weights start from that file's (`split.warm_start`) instead of random ones.
     """
 
     dataset: str
@@ -92,6 +96,10 @@ class SupernetRun:
     teacher_sha256: str | None = None
     distill_weight: float = 0.0
     path_draw: str = "uniform"
+    split: str | None = None
+    part: int = 0
+    init_from: str | None = None
+    init_sha256: str | None = None
 
     def __post_init__(self) -> None:
         def need(ok: bool, option: str, problem: str) -> None:
@@ -117,6 +125,8 @@ class SupernetRun:
         need(0.0 <= self.distill_weight <= 1.0, "distill-weight", "must be in [0, 1]")
         need(self.teacher is not None or self.distill_weight == 0.0, "distill-weight", "needs --teacher")
         need(self.path_draw in PATH_DRAWS, "path-draw", f"{self.path_draw!r} is not one of {', '.join(PATH_DRAWS)}")
+        need(self.part >= 0 and (self.split is not None or self.part == 0), "part", "needs --split (a part index >= 0)")
+        need((self.init_from is None) == (self.init_sha256 is None), "init", "a parent supernet needs its file's sha256")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,8 +251,15 @@ def prepare_data(run: SupernetRun, dataset: Dataset | None = None) -> tuple[Prox
 
 
 def sampling_space(space: SearchSpace, run: SupernetRun, num_classes: int) -> SearchSpace:
-    """The space paths are drawn from: `space` at the run's deployment input and the dataset's classes."""
-    return space.with_fixed(resolution=run.resolution, num_classes=num_classes, in_channels=CHANNELS)
+    """The space paths are drawn from: `space` at the run's deployment input and the dataset's classes (with a split,
+    the run's part of it)."""
+    out = space.with_fixed(resolution=run.resolution, num_classes=num_classes, in_channels=CHANNELS)
+    if run.split is None:
+        return out
+    split = DepthSplit.parse(run.split, out)
+    if run.part >= len(split.groups):
+        raise SupernetTrainError(f"--part {run.part}: --split {split} has parts 0..{len(split.groups) - 1}")
+    return split.part_space(out, run.part)
 
 
 def check_out(out: Path, resume: bool) -> None:
@@ -319,10 +336,12 @@ def _threads(threads: int | None) -> contextlib.AbstractContextManager[None]:
 def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Path, *,
                    space: SearchSpace | None = None, resume: store.SupernetFile | None = None,
                    threads: int | None = None, progress: ProgressFn | None = None,
-                   sampler: PathSampler | None = None, teacher: Teacher | None = None) -> SupernetTrainResult:
+                   sampler: PathSampler | None = None, teacher: Teacher | None = None,
+                   init: store.SupernetFile | None = None) -> SupernetTrainResult:
     """Train the supernet over `space` (default: `default_space()`) on `data` for `epochs` epochs into the file
     `out` (rewritten after every epoch); `resume` (from resume_state) continues a run from its last epoch; `teacher`:
-    the network of `run.teacher` (required exactly when the run has one).
+    the network of `run.teacher` (required exactly when the run has one); `init`: the file of `run.init_from`, whose
+    weights a new run starts from (required exactly then; a resume has its own).
 
     KeyboardInterrupt leaves the file of the last finished epoch; a diverging loss raises SupernetTrainError (the file
     of the last finished epoch is kept as well).
@@ -336,6 +355,16 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
                                  f"({len(data.train)} images)")
     total = per_epoch * epochs
     check_teacher(run, teacher, data)
+    if resume is None and (init is None) != (run.init_from is None):
+        raise SupernetTrainError(f"the run starts from {run.init_from}; give its file" if init is None else
+                                 "a parent supernet was given to a run that records none (SupernetRun.init_from)")
+    if resume is None and init is not None:
+        if store.file_sha256(init.path) != run.init_sha256:
+            raise SupernetTrainError(f"{init.path}: not the parent supernet the run starts from (its sha256 differs)")
+        if init.task.to_dict() != data.task.to_dict():
+            raise SupernetTrainError(f"{init.path} was trained on another split or proxy task than this run "
+                                     f"({init.task.dataset}, seed {init.task.seed}, {init.task.train_examples} "
+                                     f"images): its weights may have seen the search's validation images")
     with _threads(threads):
         soft_all = teacher_logits(teacher, data.train) if teacher is not None else None
         space = resume.space if resume is not None else sampling_space(space or default_space(), run,
@@ -343,6 +372,8 @@ def train_supernet(run: SupernetRun, epochs: int, data: ProxyData, out: str | Pa
         sampler = sampler or path_sampler(run, space)
         net = resume.build(device="meta").train() if resume is not None else \
             Supernet(space, data.task, seed=run.weight_seed).train()
+        if resume is None and init is not None:
+            warm_start(net, init.build(device="cpu"))
         opt = make_optimizer(net, run)
         history: list[dict[str, Any]] = []
         step, seconds, resumed_at = 0, 0.0, []
