@@ -17,9 +17,10 @@ from latency_models.predictors import (PREDICTORS, FlopsPredictor, LayerwisePred
                                        TrainingSet)
 from latency_models.predictors.roofline import design_matrix
 from latency_models.predictors.blocksum import BlockSumPredictor
-from latency_models.profiles import Profile, ProfileError, sha256_of
+from latency_models.profiles import Profile, ProfileError
 from latency_models.timings import Timings, TimingsError, load_timings
 from search_space.cost import cost
+from search_space.fileio import file_sha256
 from search_space.references import reference_spec
 
 #: Kinds fit by default, in order of preference when their errors tie.
@@ -90,7 +91,7 @@ def timings_provenance(files: Sequence[Timings]) -> dict:
     out = []
     for t in files:
         drift = drift_of(t.frame)
-        out.append({"file": str(t.path), "sha256": sha256_of(t.path), "rows": len(t.frame),
+        out.append({"file": str(t.path), "sha256": file_sha256(t.path), "rows": len(t.frame),
                     "networks": int((t.frame["kind"] == "network").sum()), "units": int((t.frame["kind"] == "unit").sum()),
                     "layers": int((t.frame["kind"] == "layer").sum()),
                     "host": t.meta.hostname, "cpu_model": t.meta.cpu_model, "gpu_model": t.meta.gpu_model,

@@ -9,7 +9,6 @@ when they differ from a fresh fit); profiles fit by the user (their CPU, a GPU, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -46,14 +45,6 @@ def profile_dir() -> Path:
 
 def user_profile_path(name: str) -> Path:
     return profile_dir() / f"{name}.json"
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

@@ -9,7 +9,6 @@ memory-mapped, so an evaluator that only needs the weights never reads the optim
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Mapping
 import torch
 
 from search_space.errors import UserError
-from search_space.fileio import atomic_write
+from search_space.fileio import atomic_write, file_sha256
 from search_space.space import SearchSpace
 
 from nas.data.errors import DatasetError
@@ -27,20 +26,10 @@ from nas.evaluators.supernet.model import Supernet, space_from_dict, space_to_di
 
 FORMAT = "shufflenas-supernet"
 VERSION = 3  # 2: one UnitBlock per unit position (variants and kernels in shared weights); 3: input channels by id
-_CHUNK = 1 << 22
 
 
 class SupernetFileError(UserError):
     """A supernet file that is missing, unreadable, damaged or of another format; one line."""
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (streamed)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
