@@ -77,14 +77,16 @@ def train(
     state = None
     mentor = None
     if resume:
+        named = load_teacher(teacher) if teacher is not None else None
         given = {"train-examples": train_examples, "platform": platform, "budget": budget_ms,
                  "resolution": resolution, "proxy-resolution": proxy_resolution, "seed": seed,
                  "replica": replica, "batch-size": batch_size, "lr": lr, "distill-weight": distill_weight,
                  "path-draw": path_draw,
-                 "teacher": None if teacher is None else str(load_teacher(teacher).path)}
+                 "teacher": None if named is None else str(named.path)}
         run, state, data, epochs = resume_state(path, epochs, given, dataset)
-        if run.teacher is not None:
-            mentor = load_teacher(run.teacher, run.teacher_sha256)
+        if run.teacher is not None:  # the file named again is the recorded one (check_same); read it once
+            mentor = named if named is not None and named.sha256 == run.teacher_sha256 else \
+                load_teacher(run.teacher, run.teacher_sha256)
     else:
         if epochs is None:
             raise UserError("--epochs is required (how many passes over the training split)")

@@ -139,7 +139,8 @@ def test_train_with_a_teacher_records_it_and_refuses_another_split(tiny_idx_dir,
     ev = make_evaluator("supernet", supernet=str(out))
     assert ev.describe()["supernet"]["teacher"] == {"file": recorded["teacher"], "sha256": recorded["teacher_sha256"],
                                                     "distill_weight": 0.5}
-    code, _, err = run(capsys, "supernet", "train", "--out", str(out), "--resume", "--epochs", "2", "--threads", "1")
+    code, _, err = run(capsys, "supernet", "train", "--out", str(out), "--resume", "--epochs", "2", "--threads", "1",
+                       "--teacher", str(teachers[0]))  # named again: the recorded file, read once
     assert code == 0, err
     cases = [(("--epochs", "1", "--out", str(tmp_path / "s1.pt"), "--teacher", str(teachers[1]), *common),
               "split seed 1"),
@@ -147,6 +148,8 @@ def test_train_with_a_teacher_records_it_and_refuses_another_split(tiny_idx_dir,
               "--distill-weight needs --teacher")]
     (teachers[0] / "final.pt").write_bytes((teachers[1] / "final.pt").read_bytes())  # the teacher file replaced
     cases.append((("--out", str(out), "--resume", "--epochs", "3"), "has changed since the supernet started"))
+    cases.append((("--out", str(out), "--resume", "--epochs", "3", "--teacher", str(teachers[0])),
+                  "has changed since the supernet started"))
     for args, message in cases:
         code, _, err = run(capsys, "supernet", "train", *args)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (args, err)
