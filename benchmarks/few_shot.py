@@ -147,7 +147,8 @@ def score_stage(study: Study, arms: list[str], replicas: list[int]) -> None:
                 if col is None or col["sha256"] != shas:
                     col = study.state["scores"][name] = {"sha256": shas, "by_arch": {}}
                 evs = [search_evaluator("supernet", SearchSettings(threads=study.threads, options=(
-                    ("supernet", str(f)), ("supernet_sha256", sha), ("bn_batches", bn)))) for f, sha in zip(files, shas)]
+                    ("supernet", str(f)), ("supernet_sha256", sha), ("bn_batches", bn))))
+                       for f, sha in zip(files, shas)]
                 t0 = time.perf_counter()
                 for arch, spec in specs:
                     if arch["arch_id"] in col["by_arch"]:
@@ -224,7 +225,8 @@ def render(rep: dict[str, Any]) -> str:
              f"the source's trained supernet replica (the parent): split, one supernet per part, {s['epochs']} epochs "
              f"each; control, the parent over the whole space for as many steps; peak lr {s['lr']:g}, cosine.",
              "", "Parts: " + ", ".join(f"{p['label']} ({p['networks']} networks)" for p in rep["parts"]), "",
-             "| arm | replica | BN | tau | 90% interval | tau of depth s0 / s1 / s2 with the score |", "|---|---|---|---|---|---|"]
+             "| arm | replica | BN | tau | 90% interval | tau of depth s0 / s1 / s2 with the score |",
+             "|---|---|---|---|---|---|"]
     for r in rep["rows"]:
         lo, hi = r["interval_90"]
         lines.append(f"| {r['arm']} | {r['replica']} | {view_name(r['bn_batches'])} | {fmt(r['tau'])} | "

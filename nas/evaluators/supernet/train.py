@@ -126,7 +126,8 @@ class SupernetRun:
         need(self.teacher is not None or self.distill_weight == 0.0, "distill-weight", "needs --teacher")
         need(self.path_draw in PATH_DRAWS, "path-draw", f"{self.path_draw!r} is not one of {', '.join(PATH_DRAWS)}")
         need(self.part >= 0 and (self.split is not None or self.part == 0), "part", "needs --split (a part index >= 0)")
-        need((self.init_from is None) == (self.init_sha256 is None), "init", "a parent supernet needs its file's sha256")
+        need((self.init_from is None) == (self.init_sha256 is None), "init",
+             "a parent supernet needs its file's sha256")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,7 +24,8 @@ def test_parse_reads_contiguous_parts_and_names_them():
 
 
 @pytest.mark.parametrize("text", ["s1_depth=4-6,8-10", "s1_depth=4-10", "s1_depth=5-7,8-10", "s1_depth=4-7,8-9",
-                                  "s1_depth=6-7,4-5,8-10", "s7_depth=4-5,6-10", "s1_width=4-5,6-10", "s1_depth=a-5,6-10"])
+                                  "s1_depth=6-7,4-5,8-10", "s7_depth=4-5,6-10", "s1_width=4-5,6-10",
+                                  "s1_depth=a-5,6-10"])
 def test_parse_refuses_what_does_not_partition_the_stage_in_one_line(text):
     with pytest.raises(SplitError) as err:
         DepthSplit.parse(text, SearchSpace.default())
