@@ -71,6 +71,10 @@ class SupernetFile:
             if self.run.get("budget_ms") else ", uniform paths"
         if self.run.get("teacher"):
             budget += f", distilled from {self.run['teacher']}"
+        if self.run.get("split"):
+            budget += f", part {self.run.get('part', 0)} of {self.run['split']}"
+        if self.run.get("init_from"):
+            budget += f", started from {self.run['init_from']}"
         return (f"supernet over the {self.space.name} space trained {self.epochs_done}/{self.epochs} epochs on "
                 f"{self.task.dataset} at {self.task.resolution} px ({self.task.train_examples} images{budget}) "
                 f"({self.path})")

@@ -77,6 +77,7 @@ def test_a_part_trains_from_its_parent_over_its_paths_alone(supernet_file, tiny_
     assert sf.space == sampling_space(TINY_SPACE, run, tiny_data.task.num_classes)
     assert drawn and all(len(s.stages[1].units) == 2 for s in drawn)
     assert sf.run["init_sha256"] == file_sha256(supernet_file) and sf.run["split"] == "s1_depth=1,2"
+    assert f"part 1 of s1_depth=1,2, started from {supernet_file}" in sf.describe()
 
 
 def test_a_part_refuses_another_parent_or_none(supernet_file, tiny_data, tmp_path):
