@@ -33,15 +33,14 @@ import numpy as np
 import torch
 
 from nas.evaluators import SearchSettings, search_evaluator
-from nas.evaluators.supernet import (SupernetRun, file_sha256, prepare_data, read_supernet, resume_state,
-                                     train_supernet)
+from nas.evaluators.supernet import SupernetRun, file_sha256, read_supernet, train_supernet
 from nas.evaluators.supernet.split import DepthSplit
 from nas.evaluators.supernet.train import path_sampler, sampling_space
 from search_space.spec import ArchSpec
 
 # this script's folder is on sys.path
 from rank_fidelity import (Context, build_report, covering, fmt, load_state, supernet_record, supernet_run,
-                           view_column, write_json)
+                           supernet_start, view_column, write_json)
 from ranking import bootstrap_interval, kendall_tau
 
 ARMS = ("split", "control")
@@ -97,17 +96,11 @@ class Study:
 def train_file(study: Study, arm: str, replica: int, part: int) -> None:
     path = study.files(arm, replica)[part]
     run, epochs = study.run_of(arm, replica, part)
-    init = resume = None
-    if path.is_file():
-        sf = read_supernet(path, mmap=False)
-        if SupernetRun.from_dict(sf.run) != run:
-            sys.exit(f"error: {path} was trained with other settings; remove it or give another --out")
-        if sf.epochs_done >= epochs:
-            return
-        run, resume, data, _ = resume_state(path, epochs, {}, study.src.ds.spec)
-    else:
-        data, _ = prepare_data(run, study.src.ds)
-        init = read_supernet(run.init_from)  # type: ignore[arg-type]
+    start = supernet_start(path, run, epochs, study.src.ds)
+    if start is None:
+        return
+    run, resume, data = start
+    init = read_supernet(run.init_from) if resume is None else None  # type: ignore[arg-type]
     space = sampling_space(study.space, run, data.task.num_classes)
     sampler = path_sampler(run, space, study.src.profile if run.budget_ms is not None else None)
     what = f"{arm} r{replica}" + (f" part {part} ({study.split.label(part)})" if arm == "split" else "")

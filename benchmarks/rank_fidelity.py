@@ -591,6 +591,21 @@ def supernet_stage(ctx: Context) -> None:
         train_replica(ctx, replica)
 
 
+def supernet_start(path: Path, run: SupernetRun, epochs: int, ds: Any) -> tuple[SupernetRun, Any, Any] | None:
+    """How to train the supernet file `path` to `epochs` epochs of `run`: (run, resume, data), with a resume when
+    the file holds fewer epochs of the same run; None when it holds them all (exits when it holds another run)."""
+    if not path.is_file():
+        return run, None, prepare_data(run, ds)[0]
+    sf = read_supernet(path)  # memory-mapped: only the record is read here, resume_state reads the weights
+    if SupernetRun.from_dict(sf.run) != run:
+        sys.exit(f"error: {path} was trained with other settings; remove it or give another --out")
+    if sf.epochs_done >= epochs:
+        return None
+    run, resume, data, _ = resume_state(path, epochs, {}, ds.spec)
+    print(f"{path.name}: resuming after epoch {resume.epochs_done}", flush=True)
+    return run, resume, data
+
+
 def train_replica(ctx: Context, replica: int) -> None:
     """Train (or continue) one supernet file to sn_epochs; every epoch is a unit (the file is rewritten each
     epoch). Replicas differ only in their initial weights, batch order and paths (SupernetRun.replica)."""
@@ -598,18 +613,11 @@ def train_replica(ctx: Context, replica: int) -> None:
     path = ctx.out / ("supernet.pt" if replica == 0 else f"supernet-r{replica}.pt")
     run = supernet_run(ctx, replica)
     space = covering(ctx.space(), c["width_frac"], [s for _, s in ctx.specs()])
-    resume = None
-    if path.is_file():
-        sf = read_supernet(path)
-        if SupernetRun.from_dict(sf.run) != run:
-            sys.exit(f"error: {path} was trained with other settings; remove it or give another --out")
-        if sf.epochs_done >= c["sn_epochs"]:
-            record_supernet(ctx, path, space, None, replica)
-            return
-        run, resume, data, _ = resume_state(path, c["sn_epochs"], {}, ctx.ds.spec)
-        print(f"supernet: resuming after epoch {resume.epochs_done}", flush=True)
-    else:
-        data, _ = prepare_data(run, ctx.ds)
+    start = supernet_start(path, run, c["sn_epochs"], ctx.ds)
+    if start is None:
+        record_supernet(ctx, path, space, None, replica)
+        return
+    run, resume, data = start
     sampler = path_sampler(run, sampling_space(space, run, data.task.num_classes),
                            ctx.profile if run.budget_ms is not None else None)
     paths = f"within {run.budget_ms:g} ms on {run.platform}" if run.budget_ms is not None else "uniform"
