@@ -86,7 +86,7 @@ from search_space.space import SearchSpace
 from search_space.spec import ArchSpec, spec_from_dict, spec_from_json
 
 # benchmarks/ranking.py (this script's folder is on sys.path)
-from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau, mean_rank
+from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau, mean_rank, pick_quality
 
 STATE_VERSION = 1
 BN_VIEWS = (0, 2, 4, 8, 32)  # BatchNorm statistics the first supernet is scored with (0: its own)
@@ -1003,6 +1003,8 @@ def build_report(ctx: Context) -> dict[str, Any]:
                      "tau_vs_coverage": tau_of(both, lambda r, n=n: r["scores"][n], lambda r: r["coverage"]),
                      "added": added_tau(both, lambda r, n=n: r["scores"][n]),
                      "ratio_to_ceiling": tau / ceiling if ceiling > 0 else float("nan"),  # NaN > 0 is False
+                     "pick": pick_quality([r["scores"][n] for r in both], [r["truth_mean"] for r in both])
+                     if both else None,
                      "seconds_per_arch": float(np.mean(secs)) if secs else None,
                      "fidelity": fidelity_note(ctx, n, meta)})
     flops_tau = tau_of(complete, lambda r: r["flops_m"], lambda r: r["truth_mean"])
@@ -1021,6 +1023,7 @@ def build_report(ctx: Context) -> dict[str, Any]:
     return {
         "config": c, "rows": rows, "taus": taus, "ceiling_tau": ceiling, "ceiling_interval_90": ceiling_interval,
         "complete_archs": len(complete), "flops_tau": flops_tau, "flops_interval_90": flops_interval,
+        "truth_range": truth_range(st, complete),
         "coverage_tau": tau_of(complete, lambda r: r["coverage"], lambda r: r["truth_mean"]),
         "coverage_paths": cov.get("paths") if coverage else None,
         "recipe": st.get("recipe") or truth_recipe(ctx).resolved(c["dataset"], c["proxy_resolution"]).to_dict(),
@@ -1036,6 +1039,18 @@ def build_report(ctx: Context) -> dict[str, Any]:
                    "met": bool(sn_tau >= 0.6 and sn_tau >= 0.8 * ceiling) if not math.isnan(sn_tau) and
                    not math.isnan(ceiling) else None},
     }
+
+
+def truth_range(state: dict[str, Any], complete: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The stand-alone means a pick is judged against: the best, the median, and the hand design's (the reference
+    network of the run; None when it has no truth yet)."""
+    if not complete:
+        return None
+    means = [r["truth_mean"] for r in complete]
+    refs = {a["arch_id"] for a in state["archs"] if a.get("reference")}
+    ref = next((r for r in complete if r["arch_id"] in refs), None)
+    return {"best": float(np.max(means)), "median": float(np.median(means)),
+            "reference": {"name": ref["name"], "truth_mean": ref["truth_mean"]} if ref else None}
 
 
 def column_seconds(state: dict[str, Any], name: str) -> float:
@@ -1080,6 +1095,24 @@ def added_cell(added: dict[str, Any] | None) -> str:
     return f"{fmt(added['tau'])} ({span(added['tau_interval_90'])}, {added['archs']} archs)"
 
 
+def pick_cells(pick: dict[str, float] | None) -> str:
+    """The two table cells of a column's pick: its top-scored network's truth (its rank by truth), the top-k mean."""
+    if not pick:
+        return "- | -"
+    return f"{pick['pick']:.4f} ({pick['pick_rank']:.0f}) | {pick['top_k']:.4f}"
+
+
+def picks_line(rng: dict[str, Any] | None, archs: int) -> str:
+    """What a pick is judged against: the best and median stand-alone mean, and the hand design's."""
+    if not rng:
+        return ""
+    ref = rng.get("reference")
+    return (f" A column's pick: the network it scores highest, its stand-alone mean and its rank among the {archs} by "
+            f"that mean (1 = the best); top-5: the mean stand-alone accuracy of its five highest; against the best "
+            f"{rng['best']:.4f}, the median {rng['median']:.4f}"
+            + (f" and {ref['name']} {ref['truth_mean']:.4f}." if ref else "."))
+
+
 def fmt(x: Any, spec: str = ".3f") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
@@ -1112,18 +1145,21 @@ def render(rep: dict[str, Any]) -> str:
               f"(seed-to-seed tau of the stand-alone training, {len(c['seeds'])} seeds): "
               f"**{fmt(rep['ceiling_tau'])}** (90 % interval {span(rep.get('ceiling_interval_90'))}). Intervals: "
               f"the central 90 % of tau over 2000 resamplings of the architectures with replacement (how far a "
-              f"tau over this few networks moves with other networks of the same range)", "",
+              f"tau over this few networks moves with other networks of the same range)."
+              + picks_line(rep.get("truth_range"), rep["complete_archs"]), "",
               "| evaluator | archs | tau | 90 % interval | / ceiling | tau over the added networks (interval) | "
-              "tau vs MFLOPs | tau vs supernet-trained | s per arch | fidelity |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "tau vs MFLOPs | tau vs supernet-trained | its pick: truth (rank) | top-5: mean truth | s per arch | "
+              "fidelity |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     if "flops_tau" in rep:  # the trivial baseline every evaluator has to beat: bigger is better
         lines.append(f"| MFLOPs (no evaluator) | {rep['complete_archs']} | {fmt(rep['flops_tau'])} | "
-                     f"{span(rep.get('flops_interval_90'))} | | | 1 | | | the deployment network's FLOPs |")
+                     f"{span(rep.get('flops_interval_90'))} | | | 1 | | | | | the deployment network's FLOPs |")
     for t in rep["taus"]:
         lines.append(f"| {t['evaluator']} | {t['archs']} | {fmt(t['tau'])} | {span(t.get('tau_interval_90'))} | "
                      f"{fmt(t['ratio_to_ceiling'], '.0%')} | {added_cell(t.get('added'))} | "
                      f"{fmt(t.get('tau_vs_flops'))} | "
-                     f"{fmt(t.get('tau_vs_coverage'))} | {fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
+                     f"{fmt(t.get('tau_vs_coverage'))} | {pick_cells(t.get('pick'))} | "
+                     f"{fmt(t['seconds_per_arch'], '.1f')} | {t['fidelity']} |")
     if rep.get("coverage_paths"):
         lines += ["", f"supernet-trained: how often the supernet's training updated a network's weights (the mean "
                   f"over its units and head of the share of the {rep['coverage_paths']} training paths that held the "

@@ -46,6 +46,18 @@ def mean_rank(columns: Sequence[Sequence[float]]) -> list[float]:
     return [float(x) for x in ((ranks - 1) / (n - 1)).mean(axis=0)]
 
 
+def pick_quality(scores: Sequence[float], truth: Sequence[float], k: int = 5) -> dict[str, float]:
+    """What a search that trusts `scores` would keep, judged by `truth` (equally long lists): the truth of the
+    top-scored item (`pick`) and its rank by truth (`pick_rank`, 1 = the best; ties with the pick count in its
+    favour), and the mean truth of the k top-scored items (`top_k`); score ties are broken by list order."""
+    if len(scores) != len(truth) or not scores:
+        raise ValueError(f"pick_quality: lists of {len(scores)} and {len(truth)} items")
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    best = truth[order[0]]
+    return {"pick": float(best), "pick_rank": float(1 + sum(t > best for t in truth)),
+            "top_k": float(np.mean([truth[i] for i in order[:k]])), "k": float(min(k, len(scores)))}
+
+
 def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, draws: int = 2000, level: float = 0.9,
                        seed: int = 0) -> tuple[float, float]:
     """The central `level` interval of `statistic(indices)` over `draws` resamplings of the n items with replacement
@@ -63,4 +75,4 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, draws: 
     return float(low), float(high)
 
 
-__all__ = ["bootstrap_interval", "kendall_tau", "mean_pairwise_tau", "mean_rank"]
+__all__ = ["bootstrap_interval", "kendall_tau", "mean_pairwise_tau", "mean_rank", "pick_quality"]

@@ -231,3 +231,23 @@ def test_an_ensemble_ranks_by_the_mean_rank_of_its_members():
     assert rf.rank_mean(rows[:1], ["a", "b"]) == [None]
     assert rf.ensemble_scores(rows, "supernet-ens", ["a", "b"]) == [0.5, 0.25, None, 0.75]
     assert rf.ensemble_scores(rows, "supernet-mean", ["a", "b"]) == pytest.approx([0.5, 0.35, None, 0.55])
+
+
+def test_the_report_says_how_good_each_columns_pick_is(tmp_path):
+    src, state = _source(tmp_path)
+    state["archs"] = [{"name": f"n{i}", "arch_id": f"a{i}", "latency_ms": 10.0, "flops_m": 10.0 + i,
+                       "proxy_flops_m": 1.0, "reference": i == 2} for i in range(4)]
+    truth = (0.80, 0.86, 0.84, 0.82)
+    state["truth"] = {f"a{i}/s{s}": {"test_accuracy": t + 0.001 * s, "seconds": 1.0}
+                      for i, t in enumerate(truth) for s in (0, 1)}
+    state["scores"] = {"supernet": {f"a{i}": {"score": v, "seconds": 0.5} for i, v in enumerate((0.1, 0.2, 0.9, 0.3))}}
+    state.update(timing={}, throughput={}, supernet=None)  # the parts of the report this test does not read
+    state["config"].update(search_train=4000, search_val=1000)
+    ctx = rf.Context(state, src, 1)
+    rep = rf.build_report(ctx)
+    pick = next(t for t in rep["taus"] if t["evaluator"] == "supernet")["pick"]
+    assert pick["pick"] == pytest.approx(0.8405) and pick["pick_rank"] == 2.0  # scored highest: a2, second best
+    assert rep["truth_range"] == {"best": pytest.approx(0.8605), "median": pytest.approx(0.8305),
+                                  "reference": {"name": "n2", "truth_mean": pytest.approx(0.8405)}}
+    text = rf.render(rep)
+    assert "| 0.8405 (2) | " in text and "the best 0.8605, the median 0.8305 and n2 0.8405." in text

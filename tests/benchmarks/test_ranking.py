@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau, mean_rank
+from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau, mean_rank, pick_quality
 
 
 def test_kendall_tau_counts_concordant_pairs_and_discounts_ties():
@@ -49,3 +49,14 @@ def test_mean_rank_averages_each_columns_scaled_ranks_and_shares_ties():
     assert mean_rank([[3, 1, 2], [1, 2, 3]]) == [0.5, 0.25, 0.75]
     assert mean_rank([[1, 1, 2]]) == [0.25, 0.25, 1.0]
     assert mean_rank([[5]]) == [] and mean_rank([]) == []
+
+
+def test_pick_quality_judges_the_top_scored_items_by_their_truth():
+    truth = [0.80, 0.90, 0.85, 0.70, 0.88]
+    q = pick_quality([0.5, 0.1, 0.9, 0.2, 0.8], truth, k=2)  # picks item 2 (truth 0.85), then item 4
+    assert q == {"pick": 0.85, "pick_rank": 3.0, "top_k": pytest.approx(0.865), "k": 2.0}
+    assert pick_quality(truth, truth, k=1)["pick_rank"] == 1.0  # the truth picks the best
+    assert pick_quality([1, 1, 0], [0.7, 0.9, 0.8])["pick"] == 0.7  # a score tie: the first listed
+    assert pick_quality([0.1], [0.5], k=5)["k"] == 1.0
+    with pytest.raises(ValueError):
+        pick_quality([1, 2], [1])
