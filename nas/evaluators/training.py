@@ -198,6 +198,13 @@ class TrainingEvaluator(Evaluator):
         return per_epoch, total
 
     def evaluate(self, spec: ArchSpec, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
+        with torch_threads(self.config.threads):
+            model = build_proxy_model(spec, data.task, seed=seed, channels_last=self.config.channels_last)
+        return self.train(model, data, seed=seed, report=report)
+
+    def train(self, model: torch.nn.Module, data: ProxyData, *, seed: int, report: Report | None = None) -> EvalResult:
+        """Train `model` (a proxy network in its training form, initialised however the caller chose) with this
+        evaluator's recipe on `data`, batches ordered by `seed`; the result as `evaluate` gives it."""
         cfg = self.config
         per_epoch, total = self.plan_steps(len(data.train))
         if per_epoch == 0:
@@ -205,7 +212,6 @@ class TrainingEvaluator(Evaluator):
                               f"({len(data.train)} examples)")
         start = time.perf_counter()
         with torch_threads(cfg.threads):
-            model = build_proxy_model(spec, data.task, seed=seed, channels_last=cfg.channels_last)
             x_val, y_val = proxy_inputs(data.val, data.task, cfg.eval_batch_size, cfg.channels_last)
             x_bn = self._recalibration_inputs(data, seed)
             history, step, loss_mean = self._train(model, data, (x_val, y_val, x_bn), per_epoch, total, seed, report)

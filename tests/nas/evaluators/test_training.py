@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 
 from nas.evaluators.base import ConfigError, EvaluationError, Pruned
+from nas.evaluators.proxy_net import build_proxy_model
 from nas.evaluators.training import TrainingConfig, TrainingEvaluator, lr_at, recalibrate_bn
 from tests.nas.evaluators.conftest import CLASSES
 
@@ -39,6 +41,18 @@ def test_same_seed_same_result(spec, tiny_data):
     ev = _evaluator(threads=1)
     a, b = ev.evaluate(spec, tiny_data, seed=7), ev.evaluate(spec, tiny_data, seed=7)
     assert a.history == b.history and a.train_loss == b.train_loss
+
+
+def test_train_starts_from_the_callers_weights(spec, tiny_data):
+    ev = _evaluator(threads=1)
+    built = build_proxy_model(spec, tiny_data.task, seed=7)
+    fresh = ev.evaluate(spec, tiny_data, seed=7)
+    assert ev.train(copy.deepcopy(built), tiny_data, seed=7).history == fresh.history  # evaluate = build + train
+    other = build_proxy_model(spec, tiny_data.task, seed=8)
+    before = copy.deepcopy(other.state_dict())
+    started = ev.train(other, tiny_data, seed=7)
+    assert started.history != fresh.history  # the given weights are the start, not re-initialised
+    assert any(not torch.equal(before[k], v) for k, v in other.state_dict().items())  # trained in place
 
 
 def test_pruning_stops_at_the_first_report(spec, tiny_data):
@@ -80,7 +94,8 @@ def test_batch_larger_than_the_training_split(spec, tiny_data):
 
 
 @pytest.mark.parametrize("kw, field", [({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"),
-                                       ({"optimizer": "lion"}, "optimizer"), ({"batch_size": 1}, "batch_size"), ({"eval_every": 0}, "eval_every"),
+                                       ({"optimizer": "lion"}, "optimizer"), ({"batch_size": 1}, "batch_size"),
+                                       ({"eval_every": 0}, "eval_every"),
                                        ({"warmup_fraction": 1.0}, "warmup_fraction"), ({"threads": 0}, "threads"),
                                        ({"bogus": 1}, "bogus")])
 def test_bad_config_names_the_field(kw, field):
