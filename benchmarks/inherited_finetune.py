@@ -1,15 +1,17 @@
 """Inherited weights, then the proxy's short training: ranks against the stand-alone truth (issue 12).
 
     python benchmarks/inherited_finetune.py --source runs/rf-ids --out runs/ft --replicas 0 1 2 3 4 [--lr 0.01]
-        [--stage score|report|all] [--threads 1]
+        [--val-examples search|all|N] [--stage score|report|all] [--threads 1]
+    python benchmarks/inherited_finetune.py --source runs/rf-ids --out runs/ft runs/ft-2 --stage report  # both
 
 Every network of the rank-fidelity run in --source starts from its path's weights in supernet replica R (the
 supernet evaluator's sub-network, BatchNorm re-estimated on 8 batches) and is trained with the proxy column's recipe
 (the `train` evaluator at rung 0: one epoch over the search's 4000 training images, its schedule and validation
-images, batches ordered by the search seed) at peak learning rate --lr; its validation top-1 is its score. `report`
-gives Kendall tau against the source's stand-alone mean beside the inherited weights alone (the source's columns)
-and the proxy from scratch. Scores are kept per network in OUT/state.json (rerun to continue); the source is only read.
-Several processes may score different replicas at once, each with its own --out.
+images, batches ordered by the search seed) at peak learning rate --lr; its validation top-1 (on the search's 1000
+images, or --val-examples of the search's validation split) is its score. `report` gives Kendall tau against the
+source's stand-alone mean beside the inherited weights alone (the source's columns) and the proxy from scratch.
+Scores are kept per network in OUT/state.json (rerun to continue); the source is only read. Several processes may
+score different replicas at once, each with its own --out; `report` reads every --out given.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def load(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {"scores": {}}
 
 
-def score_stage(src: Context, out: Path, replicas: list[int], lr: float, threads: int, val_examples: int) -> None:
+def score_stage(src: Context, out: Path, replicas: list[int], lr: float, threads: int,
+                val_examples: int | None) -> None:
     """Score every network with each replica; `val_examples` 0: the search's validation images, None: all of the
     search's validation split, else that many."""
     state = load(out)
@@ -111,7 +114,7 @@ def arm_means(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def render(rep: dict[str, Any]) -> str:
-    lines = [f"# Inherited weights + the proxy's training, against inherited weights alone and the proxy", "",
+    lines = ["# Inherited weights + the proxy's training, against inherited weights alone and the proxy", "",
              f"Source: {rep['source']} ({rep['networks']} networks with their stand-alone mean). ft-rR-lrX: replica "
              f"R's path weights, then 1 epoch x 4000 images at peak lr X (the proxy's recipe otherwise).", "",
              "| column | tau | 90% interval | tau of depth s0 / s1 / s2 with the score | score: mean (sd) | "
