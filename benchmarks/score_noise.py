@@ -1,6 +1,6 @@
 """How much of the supernet evaluator's ranking is its own validation noise (issue 12); reads a rank-fidelity run.
 
-    python benchmarks/score_noise.py --out runs/rf-ids [--bn-batches 0 8] [--block 1000] [--threads 1]
+    python benchmarks/score_noise.py --out runs/rf-ids [--replica 0] [--bn-batches 0 8] [--block 1000] [--threads 1]
 
 The supernet evaluator scores a candidate by top-1 on the search's validation split (1000 images by default). For
 every network of a rank-fidelity run (benchmarks/rank_fidelity.py) that has its stand-alone ground truth, this
@@ -17,7 +17,8 @@ a seeded draw from them), image by image, for each BatchNorm setting given
 
 A column that agrees with itself across blocks but not with the truth is limited by the supernet's weights (or
 BatchNorm statistics), not by the validation sample. Written to DIR/score-noise.json and DIR/score-noise.md;
-the run's own state is only read.
+with --replica R (R >= 1: the run's supernet replica R) DIR/score-noise-rR.json and .md; the run's own state is
+only read.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import numpy as np
 import torch
 
 # this script's folder is on sys.path
-from rank_fidelity import Context, build_report, fmt, load_state, span, supernet_evaluator, write_json
+from rank_fidelity import (Context, build_report, fmt, load_state, span, supernet_evaluator, supernet_ready,
+                           supernet_record, write_json)
 from ranking import bootstrap_interval, kendall_tau, mean_pairwise_tau
 
 
@@ -62,10 +64,11 @@ def noise_summary(correct: np.ndarray, loss: np.ndarray, truth: Sequence[float],
             "top1_range": [float(top1_all.min()), float(top1_all.max())]}
 
 
-def score_images(ctx: Context, data: Any, ids: Sequence[str], bn_batches: int) -> tuple[np.ndarray, np.ndarray]:
+def score_images(ctx: Context, data: Any, ids: Sequence[str], bn_batches: int,
+                 replica: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(top-1 hits, cross-entropy), (networks, images), of the networks `ids` on every image of `data`'s validation
-    split, with the run's supernet at `bn_batches`."""
-    ev = supernet_evaluator(ctx, bn_batches)
+    split, with the run's supernet `replica` at `bn_batches`."""
+    ev = supernet_evaluator(ctx, bn_batches, replica)
     specs = {a["arch_id"]: spec for a, spec in ctx.specs()}
     hits, losses = [], []
     for arch_id in ids:
@@ -76,7 +79,8 @@ def score_images(ctx: Context, data: Any, ids: Sequence[str], bn_batches: int) -
 
 
 def render(rep: dict[str, Any]) -> str:
-    lines = [f"# Supernet score noise: {rep['run']}", "",
+    which = f", replica {rep['replica']}" if rep.get("replica") else ""
+    lines = [f"# Supernet score noise: {rep['run']}{which}", "",
              f"{rep['networks']} networks with their stand-alone ground truth; supernet {rep['supernet_epochs']} "
              f"epochs (sha256 {rep['supernet_sha256'][:12]}); {rep['images']} validation images of the search's "
              f"split in blocks of {rep['block']} (the search scores on {rep['search_val']}).", "",
@@ -98,14 +102,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bn-batches", type=int, nargs="+", default=[0, 8])
     p.add_argument("--block", type=int, default=None, help="images per block (default: the search's validation size)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--replica", type=int, default=0, help="which of the run's supernets (0: supernet.pt)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if not (out / "state.json").is_file():
         sys.exit(f"error: no {out / 'state.json'} (a run of benchmarks/rank_fidelity.py)")
     ctx = Context(load_state(out, {}, False), out, args.threads)
-    sn = ctx.state["supernet"]
-    if not sn or not Path(sn["file"]).is_file():
-        sys.exit(f"error: the run in {out} has no trained supernet file (rank_fidelity.py --stage supernet)")
+    sn = supernet_record(ctx.state, args.replica)
+    if not sn or not supernet_ready(ctx, args.replica) or not Path(sn["file"]).is_file():
+        sys.exit(f"error: the run in {out} has no trained supernet file for replica {args.replica} "
+                 f"(rank_fidelity.py --stage supernet)")
     c = ctx.cfg
     block = args.block or c["search_val"]
     start = time.perf_counter()
@@ -114,16 +120,18 @@ def main(argv: list[str] | None = None) -> None:
     truth = {r["arch_id"]: r["truth_mean"] for r in build_report(ctx)["rows"] if r["truth_mean"] is not None}
     settings = {}
     for bn in args.bn_batches:
-        hits, losses = score_images(ctx, data, list(truth), bn)
+        hits, losses = score_images(ctx, data, list(truth), bn, args.replica)
         settings[str(bn)] = noise_summary(hits, losses, list(truth.values()), block)
         print(f"BN {bn}: scored {len(truth)} networks ({time.perf_counter() - start:.0f} s)", flush=True)
     first = next(iter(settings.values()))
-    rep = {"run": str(out), "supernet_sha256": sn["sha256"], "supernet_epochs": sn["epochs_done"],
+    rep = {"run": str(out), "replica": args.replica, "supernet_sha256": sn["sha256"],
+           "supernet_epochs": sn["epochs_done"],
            "networks": first["networks"], "images": first["images"], "block": block,
            "search_val": ctx.cfg["search_val"], "settings": settings, "seconds": time.perf_counter() - start}
-    write_json(rep, out / "score-noise.json")
+    name = "score-noise" + (f"-r{args.replica}" if args.replica else "")
+    write_json(rep, out / f"{name}.json")
     text = render(rep)
-    (out / "score-noise.md").write_text(text)
+    (out / f"{name}.md").write_text(text)
     print(text)
 
 

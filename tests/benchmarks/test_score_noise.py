@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from score_noise import noise_summary
+from score_noise import noise_summary, render
 
 
 def test_a_ranking_that_every_block_repeats_agrees_with_itself_and_with_the_truth():
@@ -31,3 +31,15 @@ def test_the_truth_reversed_gives_minus_one_and_a_short_last_block_is_dropped():
     assert s["blocks"] == 2 and s["tau_blocks"] == pytest.approx([-1.0, -1.0])
     with pytest.raises(ValueError, match="only 2300 validation images"):
         noise_summary(correct, correct, [0.9, 0.8, 0.7, 0.6], block=5000)
+
+
+def test_the_report_names_the_replica_it_scored():
+    setting = {"block_agreement": 0.9, "tau_blocks_mean": 0.4, "tau_blocks": [0.3, 0.5], "tau_top1_all": 0.45,
+               "tau_top1_all_interval_90": (0.2, 0.6), "tau_loss_all": 0.4, "tau_loss_all_interval_90": (0.1, 0.6),
+               "top1_range": [0.6, 0.8]}
+    rep = {"run": "runs/x", "replica": 2, "supernet_sha256": "abcdef0123456789", "supernet_epochs": 8, "networks": 33,
+           "images": 6000, "block": 1000, "search_val": 1000, "settings": {"8": setting}}
+    text = render(rep)
+    assert text.startswith("# Supernet score noise: runs/x, replica 2\n")
+    assert "| re-estimated on 8 batches | 0.900 | 0.400 (0.300 to 0.500) | 0.450 (0.20 to 0.60) |" in text
+    assert render({**rep, "replica": 0}).startswith("# Supernet score noise: runs/x\n")
