@@ -200,7 +200,7 @@ def search(
     bn_batches: Optional[int] = typer.Option(None, "--bn-batches", help="Evaluator supernet: training batches that "
                                              "re-estimate BatchNorm before each candidate is scored (default 0: "
                                              "the supernet's own statistics: as good a ranking in half the "
-                                             "time; with N > 0 give more --val-examples)."),
+                                             "time)."),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="fashion-mnist[:DIR], folder:DIR, cifar10:DIR, "
                                 "cifar100:DIR."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="tpe (default), nsga2 (default for pareto), "
