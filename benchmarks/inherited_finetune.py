@@ -29,7 +29,7 @@ import torch
 from nas.evaluators.training import TrainingEvaluator
 
 # this script's folder is on sys.path
-from few_shot import depth_tau, tau_against
+from few_shot import VIEWS, depth_tau, tau_against
 from ranking import pick_quality
 from rank_fidelity import Context, build_report, fmt, load_state, supernet_evaluator, supernet_ready, view_column, \
     write_json
@@ -85,16 +85,16 @@ def build(src: Context, outs: list[Path]) -> dict[str, Any]:
         ft = load(out)["scores"]
         for name in sorted(ft, key=lambda n: (n.split("-", 2)[2], n)):  # by setting, then replica
             cols[name] = {k: v["score"] for k, v in ft[name]["by_arch"].items()}
-    for name in ["proxy"] + [view_column(r, b) for r in range(src.cfg.get("sn_replicas", 1)) for b in (0, 8)]:
+    for name in ["proxy"] + [view_column(r, b) for r in range(src.cfg.get("sn_replicas", 1)) for b in VIEWS]:
         got = src.state["scores"].get(name)
         if got:
             cols[name] = {k: v["score"] for k, v in got.items()}
+    ids = sorted(truth)
     rows = []
     for name, scores in cols.items():
         if len(set(scores) & set(truth)) < len(truth):
             continue
         tau, interval = tau_against(truth, scores)
-        ids = sorted(truth)
         mine = [scores[i] for i in ids]
         rows.append({"column": name, "tau": tau, "interval_90": interval,
                      "depth_tau": [depth_tau(specs, scores, s) for s in range(3)],
@@ -144,10 +144,10 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.lr <= 0 or args.threads < 1:
         sys.exit("error: --lr must be positive and --threads at least 1")
-    val = {"search": 0, "all": None}.get(args.val_examples, args.val_examples)
-    if isinstance(val, str) and (not val.isdigit() or int(val) < 10):
+    named = {"search": 0, "all": None}
+    if args.val_examples not in named and not (args.val_examples.isdigit() and int(args.val_examples) >= 10):
         sys.exit(f"error: --val-examples: {args.val_examples!r} is not 'search', 'all' or a number >= 10")
-    val_examples = int(val) if isinstance(val, str) else val
+    val_examples = named[args.val_examples] if args.val_examples in named else int(args.val_examples)
     torch.set_num_threads(args.threads)
     src = Context(load_state(Path(args.source), {}, False), Path(args.source), args.threads)
     outs = [Path(o) for o in args.out]

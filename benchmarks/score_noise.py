@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: no {out / 'state.json'} (a run of benchmarks/rank_fidelity.py)")
     ctx = Context(load_state(out, {}, False), out, args.threads)
     sn = supernet_record(ctx.state, args.replica)
-    if not sn or not supernet_ready(ctx, args.replica) or not Path(sn["file"]).is_file():
+    if not supernet_ready(ctx, args.replica) or not Path(sn["file"]).is_file():  # ready: a record, all epochs
         sys.exit(f"error: the run in {out} has no trained supernet file for replica {args.replica} "
                  f"(rank_fidelity.py --stage supernet)")
     c = ctx.cfg
